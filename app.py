@@ -1,0 +1,24 @@
+"""Inside a language model: the entry point.
+
+Run with ``streamlit run app.py``. The pages are declared here with
+``st.navigation`` (so the ``pages/`` folder is not auto-discovered); the
+sidebar drawn here is shared by every page and keeps the prompt across them.
+"""
+
+import streamlit as st
+
+from pages.shared import sidebar
+
+st.set_page_config(page_title="Inside a language model", page_icon="🔎", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/tokenization.py", title="1 · Tokenization", icon=":material/text_fields:"),
+    st.Page("pages/attention.py", title="2 · Attention", icon=":material/hub:"),
+    st.Page("pages/next_token.py", title="3 · Next token", icon=":material/bar_chart:"),
+    st.Page("pages/loss.py", title="4 · Loss and perplexity", icon=":material/trending_down:"),
+]
+
+page = st.navigation(PAGES)
+sidebar()
+page.run()

@@ -1,0 +1,168 @@
+"""One forward pass, every intermediate: (model, text) → ``Analysis``.
+
+Every page reads from this one result, so every number on screen comes from
+the same forward pass of the real model. Shapes use
+T = tokens, V = vocabulary, L = layers, H = heads, D = hidden size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explainer.models import LoadedModel, ModelKind
+from explainer.tokenization import MAX_TEXT_CHARACTERS, TokenizedText, clean_text, tokenize
+
+
+@dataclass
+class Analysis:
+    """Everything the pages show about one text under one model.
+
+    Causal models: row t of ``logits`` predicts token t+1, so the loss of
+    token t comes from row t-1 and token 0 has none. Masked models: the loss
+    of token t is its pseudo-log-likelihood, −log p(token t | all others),
+    with token t replaced by [MASK]; special tokens ([CLS], [SEP]) have none.
+    """
+
+    model_name: str
+    kind: ModelKind
+    tokens: TokenizedText  # T tokens, after truncation
+    truncated: bool  # True when the text was longer than the model's context
+    original_token_count: int  # tokens before truncation (of the first MAX_TEXT_CHARACTERS)
+    context_length: int
+    logits: np.ndarray  # (T, V) float32, the model's output at every position
+    attentions: np.ndarray  # (L, H, T, T) float32; [layer, head, query, key], rows sum to 1
+    hidden_states: np.ndarray  # (L+1, T, D) float32; [0] = embeddings, [l] = after block l
+    token_losses: np.ndarray  # (T,) −log p(actual token) in nats; NaN where undefined
+    token_probabilities: np.ndarray  # (T,) p(actual token); NaN where undefined
+    token_ranks: np.ndarray  # (T,) int, 1 = the model's top guess; 0 where undefined
+    prediction_position: int  # the position whose distribution ``next_token_probabilities`` is
+    next_token_logits: np.ndarray  # (V,) float32; causal: after the last token; masked: at the [MASK]
+    next_token_probabilities: np.ndarray  # (V,) float32, softmax of next_token_logits, sums to 1
+
+    @property
+    def scored(self) -> np.ndarray:
+        """(T,) bool: the positions that have a loss."""
+        return ~np.isnan(self.token_losses)
+
+    @property
+    def mean_loss(self) -> float:
+        """Mean −log p over the scored tokens (nats per token): the model's loss on the text."""
+        return float(np.mean(self.token_losses[self.scored])) if self.scored.any() else float("nan")
+
+    @property
+    def perplexity(self) -> float:
+        """exp(mean loss): the number of equally likely choices the model was, on average, torn between."""
+        return float(np.exp(self.mean_loss))
+
+    @property
+    def log_probability(self) -> float:
+        """log p(text) = Σ log p(token | context), the chain rule, in nats."""
+        return float(-np.sum(self.token_losses[self.scored]))
+
+    @property
+    def layer_count(self) -> int:
+        return self.attentions.shape[0]
+
+    @property
+    def head_count(self) -> int:
+        return self.attentions.shape[1]
+
+
+def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
+    """Run ``text`` through the model once and return every intermediate.
+
+    Raises ``ValueError`` with a message for the user for empty or blank text.
+    Text longer than the model's context is cut to it and ``truncated`` is set.
+    """
+    text = clean_text(raw_text)
+    tokenizer, model = loaded.tokenizer, loaded.model
+    context = loaded.context_length
+    full = tokenize(tokenizer, text)
+    tokens = tokenize(tokenizer, text, max_tokens=context) if len(full) > context else full
+    if len(tokens) == 0:
+        raise ValueError("The tokenizer produced no tokens for this text.")
+    ids = torch.tensor([tokens.ids])  # (1, T)
+
+    with torch.no_grad():
+        output = model(input_ids=ids, output_attentions=True, output_hidden_states=True)
+    logits = output.logits[0].float()  # (T, V)
+    attentions = torch.stack(output.attentions)[:, 0]  # (L, H, T, T)
+    hidden_states = torch.stack(output.hidden_states)[:, 0]  # (L+1, T, D)
+
+    if loaded.spec.kind == "causal":
+        losses, probabilities, ranks = _causal_scores(logits, ids[0])
+        position = len(tokens) - 1
+        next_logits = logits[position]
+    else:
+        losses, probabilities, ranks, position, next_logits = _masked_scores(loaded, tokens, logits)
+
+    return Analysis(
+        model_name=loaded.spec.name,
+        kind=loaded.spec.kind,
+        tokens=tokens,
+        truncated=len(full) > context or len(raw_text) > MAX_TEXT_CHARACTERS,
+        original_token_count=len(full),
+        context_length=context,
+        logits=logits.numpy(),
+        attentions=attentions.float().numpy(),
+        hidden_states=hidden_states.float().numpy(),
+        token_losses=losses.numpy(),
+        token_probabilities=probabilities.numpy(),
+        token_ranks=ranks.numpy(),
+        prediction_position=position,
+        next_token_logits=next_logits.numpy(),
+        next_token_probabilities=torch.softmax(next_logits, dim=-1).numpy(),
+    )
+
+
+def _scores_of(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each row of ``logits`` (N, V) and its target id (N,): −log p, p and rank (1 = top)."""
+    log_probs = torch.log_softmax(logits, dim=-1)  # (N, V)
+    target_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # (N,)
+    ranks = (log_probs > target_log_probs[:, None]).sum(dim=1) + 1  # (N,)
+    return -target_log_probs, target_log_probs.exp(), ranks
+
+
+def _causal_scores(logits: torch.Tensor, ids: torch.Tensor):
+    """Token t is scored by the prediction at t-1; token 0 has no prediction."""
+    losses, probabilities, ranks = _scores_of(logits[:-1], ids[1:])  # (T-1,) each
+    nan = torch.tensor([float("nan")])
+    return torch.cat([nan, losses]), torch.cat([nan, probabilities]), torch.cat([torch.tensor([0]), ranks])
+
+
+def _masked_scores(loaded: LoadedModel, tokens: TokenizedText, logits: torch.Tensor):
+    """Pseudo-log-likelihood: hide each ordinary token in turn and score the model's guess for it.
+
+    The prediction shown as "next token" is at the first [MASK] the user typed,
+    or else at the last ordinary token, hidden.
+    """
+    ids = torch.tensor(tokens.ids)  # (T,)
+    mask_id = loaded.tokenizer.mask_token_id
+    positions = [t for t, special in enumerate(tokens.special) if not special]  # P positions
+    losses = torch.full((len(ids),), float("nan"))
+    probabilities = torch.full((len(ids),), float("nan"))
+    ranks = torch.zeros(len(ids), dtype=torch.long)
+    masked_logits = {}
+    if positions:
+        batch = ids.repeat(len(positions), 1)  # (P, T)
+        batch[torch.arange(len(positions)), positions] = mask_id
+        with torch.no_grad():
+            predicted = loaded.model(input_ids=batch).logits  # (P, T, V)
+        rows = predicted[torch.arange(len(positions)), positions].float()  # (P, V)
+        scored_losses, scored_probabilities, scored_ranks = _scores_of(rows, ids[positions])
+        losses[positions], probabilities[positions], ranks[positions] = scored_losses, scored_probabilities, scored_ranks
+        masked_logits = dict(zip(positions, rows))
+    typed_masks = [t for t, i in enumerate(tokens.ids) if i == mask_id]
+    if typed_masks:
+        position = typed_masks[0]
+        next_logits = logits[position]
+    elif positions:
+        position = positions[-1]
+        next_logits = masked_logits[position]
+    else:
+        position = len(ids) - 1
+        next_logits = logits[position]
+    return losses, probabilities, ranks, position, next_logits

@@ -1,0 +1,205 @@
+"""Stage 1: text → tokens.
+
+Turns a tokenizer's output into things a learner can read: each token's
+bytes, a display string with spaces and newlines made visible, and the pieces
+of a multi-byte character (Chinese, emoji) shown as bytes such as ``<E5 A4>``
+instead of mojibake. Also compares several tokenizers on the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+VISIBLE_WHITESPACE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+MAX_TEXT_CHARACTERS = 20_000  # longer pastes are cut before tokenizing (the context is far shorter)
+
+
+@dataclass
+class TokenizedText:
+    """A text cut into tokens by one tokenizer. All lists have one entry per token (T)."""
+
+    text: str  # the text that was tokenized
+    ids: list[int]  # (T,) vocabulary ids
+    raw: list[str]  # (T,) the tokenizer's own strings, e.g. "Ġthe" or "##ing"
+    display: list[str]  # (T,) readable strings, e.g. "␣the", "<E5 A4>"
+    token_bytes: list[bytes]  # (T,) the bytes each token stands for
+    offsets: list[tuple[int, int]]  # (T, 2) [start, end) character span in ``text``
+    special: list[bool]  # (T,) True for added tokens such as [CLS] or <|endoftext|>
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def visible(text: str) -> str:
+    """Return ``text`` with whitespace, control and invisible characters made visible."""
+    shown = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char in VISIBLE_WHITESPACE:
+            shown.append(VISIBLE_WHITESPACE[char])
+        elif category == "Cc":
+            shown.append(f"<{ord(char):02X}>")
+        elif category in ("Cf", "Cs", "Zl", "Zp"):  # zero-width joiners, bidi overrides, lone surrogates
+            shown.append(f"<U+{ord(char):04X}>")
+        else:
+            shown.append(char)
+    return "".join(shown)
+
+
+def readable_bytes(data: bytes) -> str:
+    """Return ``data`` as readable text: valid UTF-8 shown visibly, broken pieces as hex bytes.
+
+    >>> readable_bytes(" 大".encode()[:3])
+    '␣<E5 A4>'
+    """
+    decoded = data.decode("utf-8", errors="surrogateescape")  # invalid bytes → U+DC80..U+DCFF
+    pieces, broken = [], []
+    for char in decoded + "\0end":  # sentinel flushes the last broken run
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            broken.append(ord(char) - 0xDC00)
+            continue
+        if broken:
+            pieces.append("<" + " ".join(f"{b:02X}" for b in broken) + ">")
+            broken = []
+        pieces.append(char)
+    return visible("".join(pieces)[: -len("\0end")])
+
+
+@lru_cache(maxsize=1)
+def _byte_level_decoder() -> dict[str, int]:
+    """GPT-2's table from its printable stand-in characters back to bytes (e.g. 'Ġ' → 0x20)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    codes = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(code): byte for byte, code in zip(printable, codes)}
+
+
+def decoder_type(tokenizer) -> str:
+    """Return the type of the tokenizer's decoder: 'ByteLevel', 'WordPiece', 'Metaspace', ..."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return ""
+    decoder = json.loads(backend.to_str()).get("decoder") or {}
+    if decoder.get("type") == "Sequence":  # e.g. Llama: Replace ▁, ByteFallback, Fuse, Strip
+        return "ByteFallback" if any(d.get("type") == "ByteFallback" for d in decoder["decoders"]) else "Sequence"
+    return decoder.get("type", "")
+
+
+def token_to_bytes(raw: str, scheme: str) -> bytes:
+    """Return the bytes one raw token stands for, under the tokenizer's ``scheme`` (decoder type)."""
+    if scheme == "ByteLevel":
+        table = _byte_level_decoder()
+        if all(char in table for char in raw):
+            return bytes(table[char] for char in raw)
+    if scheme == "WordPiece" and raw.startswith("##"):
+        return raw[2:].encode()
+    if scheme in ("Metaspace", "ByteFallback", "Sequence"):
+        if len(raw) == 6 and raw.startswith("<0x") and raw.endswith(">"):
+            return bytes([int(raw[3:5], 16)])
+        return raw.replace("▁", " ").encode()
+    return raw.encode()
+
+
+def tokenize(tokenizer, text: str, add_special_tokens: bool = True, max_tokens: int | None = None) -> TokenizedText:
+    """Tokenize ``text``; return ids, raw and readable strings, bytes and character offsets."""
+    encoding = tokenizer(
+        text,
+        add_special_tokens=add_special_tokens,
+        return_offsets_mapping=True,
+        truncation=max_tokens is not None,
+        max_length=max_tokens,
+    )
+    ids = list(encoding["input_ids"])
+    raw = tokenizer.convert_ids_to_tokens(ids)
+    special_ids = set(tokenizer.all_special_ids)
+    scheme = decoder_type(tokenizer)
+    special = [i in special_ids for i in ids]
+    token_bytes = [r.encode() if s else token_to_bytes(r, scheme) for r, s in zip(raw, special)]
+    display = [r if s else _display(r, b, scheme) for r, b, s in zip(raw, token_bytes, special)]
+    offsets = [tuple(map(int, span)) for span in encoding["offset_mapping"]]
+    return TokenizedText(text, ids, raw, display, token_bytes, offsets, special)
+
+
+def _display(raw: str, data: bytes, scheme: str) -> str:
+    if scheme == "WordPiece":
+        return visible(raw)  # keep the "##" that marks a word's continuation
+    return readable_bytes(data)
+
+
+def character_tokens(text: str) -> TokenizedText:
+    """The simplest tokenizer: one token per Unicode character, its id the code point."""
+    ids = [ord(c) for c in text]
+    data = [c.encode("utf-8", errors="surrogatepass") for c in text]
+    return TokenizedText(
+        text, ids, list(text), [visible(c) for c in text], data, [(i, i + 1) for i in range(len(text))], [False] * len(text)
+    )
+
+
+def byte_tokens(text: str) -> TokenizedText:
+    """One token per UTF-8 byte, its id the byte value (0–255): the base alphabet of byte-level BPE."""
+    ids, raw, display, data, offsets = [], [], [], [], []
+    for index, char in enumerate(text):
+        encoded = char.encode("utf-8", errors="surrogatepass")
+        for byte in encoded:
+            ids.append(byte)
+            raw.append(f"<{byte:02X}>")
+            display.append(visible(char) if len(encoded) == 1 else f"<{byte:02X}>")
+            data.append(bytes([byte]))
+            offsets.append((index, index + 1))
+    return TokenizedText(text, ids, raw, display, data, offsets, [False] * len(ids))
+
+
+def clean_text(text: str) -> str:
+    """Return user text made safe to tokenize: lone surrogates replaced, length capped.
+
+    Raises ``ValueError`` with a message for the user when nothing is left to tokenize.
+    """
+    if text is None or not text.strip():
+        raise ValueError("Type some text to see how the model reads it.")
+    text = text.encode("utf-8", errors="replace").decode("utf-8")  # lone surrogates → "?"
+    return text[:MAX_TEXT_CHARACTERS]
+
+
+def compare(text: str, tokenizers: dict[str, object]) -> dict[str, TokenizedText]:
+    """Tokenize the same text with every named tokenizer, then as characters and as UTF-8 bytes.
+
+    Returns name -> TokenizedText, in the order given, characters and bytes last.
+    """
+    results = {name: tokenize(tokenizer, text, add_special_tokens=False) for name, tokenizer in tokenizers.items()}
+    results["characters"] = character_tokens(text)
+    results["UTF-8 bytes"] = byte_tokens(text)
+    return results
+
+
+def token_rows(tokens: TokenizedText) -> list[dict]:
+    """One row per token for a table: position, id, readable token, its bytes in hex, and the text it covers."""
+    pieces = text_pieces(tokens)
+    return [
+        {
+            "position": index,
+            "id": tokens.ids[index],
+            "token": tokens.display[index],
+            "bytes": tokens.token_bytes[index].hex(" ").upper(),
+            "text": visible(pieces[index]),
+        }
+        for index in range(len(tokens))
+    ]
+
+
+def text_pieces(tokens: TokenizedText) -> list[str]:
+    """Return the text behind each token from its offsets; a span shared by a
+    character's byte pieces is given to the first of them only."""
+    pieces, previous = [], None
+    for start, end in tokens.offsets:
+        pieces.append("" if (start, end) == previous or start == end else tokens.text[start:end])
+        previous = (start, end)
+    return pieces

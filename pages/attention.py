@@ -1,0 +1,65 @@
+"""Attention: which earlier tokens each token looks at, in every layer and head."""
+
+import streamlit as st
+
+from explainer import attention, plots
+from pages.shared import chart, page_analysis, page_header
+
+HEATMAP_MAX_TOKENS = 128  # beyond this a heatmap cell is smaller than a pixel on a projector
+
+page_header("2 · Attention", "When the model reads a token, which other tokens does it look at?")
+analysis = page_analysis()
+causal = attention.is_causal(analysis)
+
+formula, explanation = st.columns([2, 3])
+with formula:
+    st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}}\right)V")
+with explanation:
+    st.markdown(
+        "Each **row** of a heatmap is one token (the *query*) and shows how it shares out its attention over "
+        "the tokens (the *keys*): the row's weights are ≥ 0 and add up to 1, and the head's output for that "
+        "token is the weighted mix of the keys' value vectors."
+    )
+    if causal:
+        st.caption("Grey cells are masked: a GPT model may not look at tokens that come later, so their weight is exactly 0.")
+    else:
+        st.caption("This is a masked (BERT-style) model: attention is bidirectional, every token sees every other.")
+
+controls = st.columns([1, 1, 2])
+layer = controls[0].selectbox("Layer", range(analysis.layer_count), format_func=lambda i: f"layer {i}")
+head = controls[1].selectbox("Head", range(analysis.head_count), format_func=lambda i: f"head {i}")
+start = 0
+if len(analysis.tokens) > HEATMAP_MAX_TOKENS:
+    start = controls[2].slider("First token shown", 0, len(analysis.tokens) - HEATMAP_MAX_TOKENS, 0,
+                               help=f"Long texts are shown {HEATMAP_MAX_TOKENS} tokens at a time.")
+    st.info(f"Showing tokens {start}–{start + HEATMAP_MAX_TOKENS - 1} of {len(analysis.tokens)}. Move the slider to see others.")
+begin, end = attention.window_bounds(len(analysis.tokens), start, HEATMAP_MAX_TOKENS)
+labels = analysis.tokens.display[begin:end]
+
+one_head, all_heads, head_view, model_view = st.tabs(["One head", "All heads of the layer", "BertViz: head view", "BertViz: model view"])
+with one_head:
+    matrix = attention.head_weights(analysis, layer, head)[begin:end, begin:end]
+    chart(
+        plots.attention_heatmap(matrix, labels, causal, f"Layer {layer}, head {head}", offset=begin),
+        attention.weights_table(analysis, layer, head),
+        f"attention_layer{layer}_head{head}",
+    )
+with all_heads:
+    chart(
+        plots.head_grid(analysis.attentions[layer, :, begin:end, begin:end], labels, causal, offset=begin),
+        attention.weights_table(analysis, layer, None),
+        f"attention_layer{layer}_mean",
+    )
+    st.caption("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out.")
+
+bertviz_note = (
+    f"BertViz shows at most {attention.BERTVIZ_MAX_TOKENS} tokens; here tokens {begin}–"
+    f"{min(end, begin + attention.BERTVIZ_MAX_TOKENS) - 1}. Hover a token to see where it looks; "
+    "click a colour to hide or show a head."
+)
+with head_view:
+    st.caption(bertviz_note)
+    st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * min(end - begin, attention.BERTVIZ_MAX_TOKENS)))
+with model_view:
+    st.caption(bertviz_note + " Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.")
+    st.iframe(attention.bertviz_html(analysis, "model", begin), height=180 * analysis.layer_count + 120)

@@ -1,0 +1,41 @@
+"""Home: the path a text takes through a GPT-style model, each stage linked to its page."""
+
+import streamlit as st
+
+from pages.shared import active_model
+
+st.title("Inside a language model")
+st.markdown(
+    "Type any text in the sidebar. Every page shows what a real model, running here on this computer, "
+    "does with **your** text, and every number comes from that model."
+)
+
+STAGES = [  # (stage, what happens, page or None)
+    ("Text", "the characters you typed", None),
+    ("Tokens", "the text cut into pieces from a fixed vocabulary, each with an id", "pages/tokenization.py"),
+    ("Embeddings", "each id looked up as a vector, plus a vector for its position", None),
+    ("Attention blocks", "N × (masked self-attention → MLP): each token gathers information from earlier ones", "pages/attention.py"),
+    ("Logits", "the final norm and output layer score every token of the vocabulary", "pages/next_token.py"),
+    ("Softmax → next token", "scores become probabilities; one token is picked", "pages/next_token.py"),
+    ("Loss", "−log p of the token that really came next; its mean is the loss, exp of it the perplexity", "pages/loss.py"),
+]
+
+columns = st.columns(len(STAGES))
+for index, (column, (stage, explanation, page)) in enumerate(zip(columns, STAGES)):
+    with column.container(border=True, height=220):
+        st.markdown(f"**{index + 1}. {stage}**")
+        st.caption(explanation)
+        if page:
+            st.page_link(page, label="Open", icon=":material/arrow_forward:")
+st.caption("text → tokens → embeddings → attention blocks → logits → softmax → next token, and its loss")
+
+model = active_model()
+config = model.model.config
+parameters = sum(p.numel() for p in model.model.parameters())
+st.subheader("The model you are looking at")
+left, middle, right, last = st.columns(4)
+left.metric("Model", model.spec.name)
+middle.metric("Parameters", f"{parameters / 1e6:.1f} M")
+right.metric("Context", f"{model.context_length} tokens")
+last.metric("Vocabulary", f"{len(model.tokenizer):,} tokens")
+st.caption(model.spec.description)

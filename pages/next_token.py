@@ -1,0 +1,77 @@
+"""Next token: the probability distribution after your text, and how sampling reshapes it."""
+
+import streamlit as st
+
+from explainer import plots, prediction
+from pages.shared import active_model, chart, page_analysis, page_header
+
+page_header("3 · Next token", "What does the model think comes next, and how sure is it?")
+analysis = page_analysis()
+tokenizer = active_model().tokenizer
+
+if analysis.kind == "masked":
+    shown = analysis.tokens.display[analysis.prediction_position]
+    st.info(
+        f"**{analysis.model_name}** is a masked model: it does not predict the next token but fills in a "
+        f"hidden one. Shown: its guesses for position {analysis.prediction_position} (“{shown}”), hidden. "
+        "Type [MASK] in your text to choose the position."
+    )
+else:
+    st.markdown(f"After **{len(analysis.tokens)} tokens**, ending in “`{analysis.tokens.display[-1]}`”, the model's guesses:")
+
+left, right = st.columns([3, 2])
+with right:
+    st.latex(r"p_i=\frac{e^{z_i/T}}{\sum_j e^{z_j/T}}")
+    st.caption("zᵢ is the logit (score) of token i and T the temperature. Top-k keeps the k best tokens; "
+               "top-p keeps the fewest whose probabilities add up to p. The rest get probability 0.")
+    temperature = st.slider("Temperature T", 0.1, 2.0, 1.0, 0.05, help="Below 1 sharpens, above 1 flattens.")
+    top_k = st.slider("Top-k (0 = off)", 0, 100, 0)
+    top_p = st.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05)
+    rows = st.slider("Tokens shown", 5, 40, 15)
+settings = prediction.SamplingSettings(temperature=temperature, top_k=top_k, top_p=top_p)
+reshaped = settings != prediction.SamplingSettings()
+table = prediction.distribution_table(analysis, tokenizer, settings, rows=rows)
+with left:
+    chart(plots.distribution_bars(table, reshaped), table, "next_token_distribution")
+
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={
+        "logit": st.column_config.NumberColumn(format="%.3f"),
+        "scaled_logit": st.column_config.NumberColumn("logit / T", format="%.3f"),
+        "probability": st.column_config.ProgressColumn("p (softmax)", format="%.4f", min_value=0, max_value=1),
+        "sampling_probability": st.column_config.ProgressColumn("p (sampling)", format="%.4f", min_value=0, max_value=1),
+        "cumulative_probability": st.column_config.NumberColumn("cumulative p", format="%.4f"),
+    },
+)
+
+st.subheader("Walk the sentence forward")
+
+
+def _append(token_id: int) -> None:
+    addition = prediction.continuation_text(tokenizer, token_id)
+    if addition is None:
+        st.session_state["append_problem"] = (
+            "That token is only part of a character (or a special token), so it can't be added as text."
+        )
+    else:
+        st.session_state["prompt"] = st.session_state["prompt"] + addition
+
+
+def _append_sampled(seed: int) -> None:
+    _append(prediction.sample(prediction.reshape(analysis.next_token_logits, settings), seed))
+
+
+if analysis.kind == "causal":
+    pick, add, roll = st.columns([3, 1, 2])
+    choice = pick.selectbox("Token", list(table["id"]), format_func=lambda i: table.set_index("id").loc[i, "token"],
+                            label_visibility="collapsed")
+    add.button("Append", on_click=_append, args=(int(choice),), type="primary", width="stretch")
+    seed = roll.number_input("Seed", 0, 10_000, 0, label_visibility="collapsed")
+    roll.button("Sample one with these settings", on_click=_append_sampled, args=(int(seed),), width="stretch")
+    if problem := st.session_state.pop("append_problem", None):
+        st.warning(problem)
+    st.caption("Appending changes the text in the sidebar, so every page follows. Sampling draws from the red bars.")
+else:
+    st.caption("Walking forward needs a causal model such as tiny-gpt-austen.")
