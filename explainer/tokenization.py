@@ -57,15 +57,21 @@ def readable_bytes(data: bytes) -> str:
     """
     decoded = data.decode("utf-8", errors="surrogateescape")  # invalid bytes → U+DC80..U+DCFF
     pieces, broken = [], []
-    for char in decoded + "\0end":  # sentinel flushes the last broken run
+    for char in decoded:
         if 0xDC80 <= ord(char) <= 0xDCFF:
             broken.append(ord(char) - 0xDC00)
             continue
         if broken:
-            pieces.append("<" + " ".join(f"{b:02X}" for b in broken) + ">")
+            pieces.append(_hex(broken))
             broken = []
-        pieces.append(char)
-    return visible("".join(pieces)[: -len("\0end")])
+        pieces.append(visible(char))
+    if broken:
+        pieces.append(_hex(broken))
+    return "".join(pieces)
+
+
+def _hex(values: list[int]) -> str:
+    return "<" + " ".join(f"{b:02X}" for b in values) + ">"
 
 
 @lru_cache(maxsize=1)

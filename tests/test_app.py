@@ -1,0 +1,157 @@
+"""Every page runs in Streamlit's AppTest and shows the explainer's own numbers."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from explainer.analysis import analyze
+from explainer.loss import chain_rule
+from explainer.prediction import SamplingSettings, distribution_table
+from pages.shared import OTHER_MODEL
+
+@pytest.fixture(autouse=True)
+def navigation_not_pages_folder(monkeypatch):
+    """Run pages through app.py's st.navigation, as a real session does.
+
+    AppTest resets Streamlit's class-wide "uses a pages/ folder" flag before
+    every run, and the folder's existence turns it on, so AppTest would run a
+    page script directly, without app.py's sidebar. In a server, app.py's
+    ``st.navigation`` turns the flag off for good on the first run.
+    """
+    original_init = PagesManager.__init__
+
+    def init_with_navigation(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_with_navigation)
+
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["pages/home.py", "pages/tokenization.py", "pages/attention.py", "pages/next_token.py", "pages/loss.py"]
+PROMPT = "It is a truth universally acknowledged"
+
+
+def open_page(page: str, prompt: str = PROMPT, **query) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    if prompt is not None:
+        app.sidebar.text_area(key="prompt").set_value(prompt)
+    app.switch_page(page).run()
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_errors(page):
+    app = open_page(page)
+    assert not app.exception
+    assert not app.error
+    assert app.sidebar.selectbox(key="model_choice").value == "tiny-gpt-austen"
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+@pytest.mark.parametrize("model", ["tiny-bert-austen"])
+def test_every_page_runs_on_the_masked_model(page, model):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.sidebar.selectbox(key="model_choice").set_value(model)
+    app.sidebar.text_area(key="prompt").set_value("She was the [MASK] of the family.")
+    app.switch_page(page).run()
+    assert not app.exception and not app.error
+
+
+def test_tokenization_counts_match_the_tokenizer(gpt):
+    app = open_page("pages/tokenization.py")
+    assert metric(app, "Tokens") == str(len(analyze(gpt, PROMPT).tokens))
+    assert metric(app, "Characters") == str(len(PROMPT))
+    assert len(app.dataframe) == 1  # the token table
+
+
+def test_attention_page_has_layer_and_head_pickers(gpt):
+    app = open_page("pages/attention.py")
+    assert [s.label for s in app.selectbox if s.label in ("Layer", "Head")] == ["Layer", "Head"]
+    layer_picker = next(s for s in app.selectbox if s.label == "Layer")
+    assert len(layer_picker.options) == gpt.model.config.n_layer
+    assert len(app.tabs) == 4
+
+
+def test_next_token_table_is_the_explainers(gpt):
+    app = open_page("pages/next_token.py")
+    shown = app.dataframe[0].value
+    expected = distribution_table(analyze(gpt, PROMPT), gpt.tokenizer, SamplingSettings(), rows=15)
+    assert list(shown["id"]) == list(expected["id"])
+    assert list(shown["probability"]) == pytest.approx(list(expected["probability"]), abs=1e-7)
+
+
+def test_sliders_reshape_without_changing_the_softmax(gpt):
+    app = open_page("pages/next_token.py")
+    before = app.dataframe[0].value
+    next(s for s in app.slider if s.label.startswith("Temperature")).set_value(0.5).run()
+    after = app.dataframe[0].value
+    assert list(after["probability"]) == pytest.approx(list(before["probability"]))
+    expected = distribution_table(analyze(gpt, PROMPT), gpt.tokenizer, SamplingSettings(temperature=0.5), rows=15)
+    assert list(after["sampling_probability"]) == pytest.approx(list(expected["sampling_probability"]), abs=1e-6)
+
+
+def test_append_walks_the_sentence_forward(gpt):
+    app = open_page("pages/next_token.py", prompt="The cat is on the")
+    top_id = int(app.dataframe[0].value["id"][0])
+    next(b for b in app.button if b.label == "Append").click().run()
+    assert app.sidebar.text_area(key="prompt").value == "The cat is on the" + gpt.tokenizer.decode([top_id])
+    assert not app.exception
+
+
+def test_loss_metrics_are_the_explainers(gpt):
+    app = open_page("pages/loss.py")
+    chain = chain_rule(analyze(gpt, PROMPT))
+    assert metric(app, "Perplexity") == f"{chain.perplexity:.1f}"
+    assert metric(app, "Mean loss") == f"{chain.mean_loss:.3f} nats"
+    assert metric(app, "p(text)") == chain.probability_text
+    assert [t.value for t in app.text_input][:2] == ["The cat is on the roof", "The cat is on the democracy"]
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+@pytest.mark.parametrize("blank", ["", "   \n"])
+def test_empty_prompt_gives_a_friendly_hint(page, blank):
+    app = open_page(page, prompt=blank)
+    assert not app.exception and not app.error
+    assert any("Type some text" in info.value for info in app.info)
+
+
+def test_long_text_shows_a_truncation_notice():
+    app = open_page("pages/loss.py", prompt="It was a fine day. " * 300)
+    assert not app.exception
+    assert any("Only the first 256 tokens" in w.value for w in app.warning)
+
+
+def test_an_unloadable_model_gives_a_message_and_the_embedded_model_keeps_working(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.sidebar.selectbox(key="model_choice").set_value(OTHER_MODEL).run()
+    app.sidebar.text_input(key="custom_model").set_value("gpt2")
+    app.switch_page("pages/loss.py").run()
+    assert not app.exception
+    assert any("cannot be reached" in e.value and "tiny-gpt-austen" in e.value for e in app.error)
+    assert metric(app, "Perplexity")  # the page still shows the embedded model's numbers
+
+
+def test_the_url_opens_the_same_view():
+    app = open_page("pages/loss.py", prompt=None, text="Once upon a time", model="tiny-bert-austen")
+    assert app.sidebar.text_area(key="prompt").value == "Once upon a time"
+    assert app.sidebar.selectbox(key="model_choice").value == "tiny-bert-austen"
+    assert app.query_params["text"] == ["Once upon a time"] or app.query_params["text"] == "Once upon a time"
+
+
+def test_a_hostile_model_id_in_the_url_is_refused():
+    app = open_page("pages/home.py", prompt=None, model="../../etc/passwd")
+    assert not app.exception
+    assert any("not a Hugging Face model id" in e.value for e in app.error)

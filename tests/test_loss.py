@@ -1,0 +1,43 @@
+"""Loss, the chain rule and perplexity agree with the model's own numbers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explainer.analysis import analyze
+from explainer.loss import chain_rule, comparison_table, rank_bucket, token_table
+
+
+def test_chain_rule_multiplies_the_conditional_probabilities(gpt):
+    analysis = analyze(gpt, "The cat is on the roof")
+    chain = chain_rule(analysis)
+    ids = torch.tensor([analysis.tokens.ids])
+    with torch.no_grad():
+        log_probs = torch.log_softmax(gpt.model(input_ids=ids).logits[0], dim=-1)  # (T, V)
+    expected = sum(log_probs[t - 1, ids[0, t]].item() for t in range(1, ids.shape[1]))
+    assert chain.log_probability == pytest.approx(expected, abs=1e-4)
+    assert math.log(math.prod(p for _, p in chain.factors)) == pytest.approx(expected, abs=1e-4)
+    assert chain.perplexity == pytest.approx(math.exp(-expected / chain.scored_tokens), rel=1e-5)
+    mantissa, exponent = chain.probability_text.split(" × 10^")
+    assert float(mantissa) * 10 ** int(exponent) == pytest.approx(math.exp(expected), rel=1e-2)
+
+
+def test_table_rows_follow_the_tokens(gpt):
+    analysis = analyze(gpt, "Once upon a time there was")
+    table = token_table(analysis)
+    assert list(table["token"]) == analysis.tokens.display
+    assert table["bucket"][0] == "" and np.isnan(table["neg_log_p"][0])
+    np.testing.assert_allclose(table["neg_log_p"][1:], -np.log(table["p"][1:]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("rank,bucket", [(0, ""), (1, "top 10"), (10, "top 10"), (11, "top 100"), (1000, "top 1000"), (1001, "beyond")])
+def test_gltr_buckets(rank, bucket):
+    assert rank_bucket(rank) == bucket
+
+
+def test_comparison_has_both_texts(gpt):
+    table = comparison_table(analyze(gpt, "The cat is on the roof"), analyze(gpt, "The cat is on the democracy"))
+    assert list(table.columns) == ["text A", "text B"]
+    assert table.loc["perplexity"].notna().all()

@@ -1,0 +1,64 @@
+"""The next-token controls match what model.generate samples from."""
+
+import numpy as np
+import pytest
+import torch
+
+from explainer.analysis import analyze
+from explainer.prediction import SamplingSettings, continuation_text, distribution_table, reshape, sample
+
+SETTINGS = [
+    SamplingSettings(),
+    SamplingSettings(temperature=0.7),
+    SamplingSettings(temperature=1.5, top_k=20),
+    SamplingSettings(top_p=0.8),
+    SamplingSettings(temperature=0.5, top_k=50, top_p=0.9),
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_reshaped_distribution_is_the_one_generate_samples_from(gpt, settings):
+    text = "It is a truth universally acknowledged, that"
+    analysis = analyze(gpt, text)
+    ids = torch.tensor([analysis.tokens.ids])
+    out = gpt.model.generate(
+        ids, max_new_tokens=1, output_scores=True, return_dict_in_generate=True, pad_token_id=0,
+        **settings.generate_kwargs(),
+    )
+    expected = torch.softmax(out.scores[0][0], dim=-1).numpy()  # generate's processed scores
+    np.testing.assert_allclose(reshape(analysis.next_token_logits, settings), expected, atol=1e-6)
+
+
+def test_top_k_and_top_p_keep_the_right_tokens(gpt):
+    analysis = analyze(gpt, "Once upon a time")
+    assert (reshape(analysis.next_token_logits, SamplingSettings(top_k=7)) > 0).sum() == 7
+    kept = reshape(analysis.next_token_logits, SamplingSettings(top_p=0.5))
+    sorted_p = np.sort(analysis.next_token_probabilities)[::-1]
+    smallest_set = int(np.searchsorted(np.cumsum(sorted_p), 0.5) + 1)
+    assert abs((kept > 0).sum() - smallest_set) <= 1  # ties at the boundary may differ by one
+
+
+def test_table_has_every_intermediate(gpt):
+    analysis = analyze(gpt, "The cat is on the")
+    settings = SamplingSettings(temperature=2.0)
+    table = distribution_table(analysis, gpt.tokenizer, settings, rows=10)
+    assert list(table["rank"]) == list(range(1, 11))
+    assert (np.diff(table["probability"]) <= 0).all()
+    np.testing.assert_allclose(table["scaled_logit"], table["logit"] / 2.0, rtol=1e-6)
+    top = int(table["id"][0])
+    assert table["probability"][0] == pytest.approx(float(analysis.next_token_probabilities[top]))
+
+
+def test_sampling_is_repeatable_with_a_seed(gpt):
+    analysis = analyze(gpt, "Once upon a time")
+    p = reshape(analysis.next_token_logits, SamplingSettings(temperature=1.2))
+    assert sample(p, 7) == sample(p, 7)
+    draws = {sample(p, seed) for seed in range(30)}
+    assert all(p[d] > 0 for d in draws)
+
+
+def test_partial_character_tokens_cannot_be_appended(gpt):
+    byte_piece = gpt.tokenizer.convert_tokens_to_ids("å")  # the first byte of many CJK characters
+    assert continuation_text(gpt.tokenizer, byte_piece) is None
+    the = gpt.tokenizer.encode(" the")[0]
+    assert continuation_text(gpt.tokenizer, the) == " the"
