@@ -1,0 +1,124 @@
+"""Generation: the model writes, one token at a time.
+
+Every strategy runs through ``model.generate`` itself (greedy, sampling with
+temperature/top-k/top-p, beam search), and each step keeps the distribution
+the token was chosen from, so what the page shows is what the library did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from explainer.models import LoadedModel
+from explainer.prediction import SamplingSettings, token_label
+from explainer.tokenization import clean_text
+
+Strategy = Literal["greedy", "sample", "beam"]
+TOP_SHOWN = 10
+
+
+@dataclass
+class GenerationStep:
+    """One generated token and the distribution it came from."""
+
+    chosen_id: int
+    chosen_token: str  # readable
+    chosen_probability: float  # in the distribution it was picked from
+    model_probability: float  # under the plain softmax (temperature 1, no filters)
+    model_rank: int  # 1 = the model's top guess
+    top_ids: list[int]  # (TOP_SHOWN,) of the distribution it was picked from, best first
+    top_tokens: list[str]
+    top_probabilities: list[float]
+
+
+@dataclass
+class Generation:
+    """A prompt, what the model wrote after it, and how."""
+
+    prompt_ids: list[int]  # (P,)
+    generated_ids: list[int]  # (G,)
+    steps: list[GenerationStep]  # (G,)
+    prompt_truncated: bool  # the prompt was cut to leave room in the context
+    text: str  # the decoded continuation
+
+    @property
+    def all_ids(self) -> list[int]:
+        return self.prompt_ids + self.generated_ids
+
+
+def generate(
+    loaded: LoadedModel,
+    prompt: str,
+    new_tokens: int,
+    strategy: Strategy = "greedy",
+    settings: SamplingSettings = SamplingSettings(),
+    seed: int = 0,
+    beams: int = 3,
+) -> Generation:
+    """Generate ``new_tokens`` tokens after ``prompt``; return them with each step's distribution.
+
+    Sampling is seeded, and each step draws once from the random generator, so
+    the first n tokens of a longer run with the same seed are the same tokens.
+    Raises ``ValueError`` for blank prompts and for masked (BERT) models.
+    """
+    if loaded.spec.kind != "causal":
+        raise ValueError(f"{loaded.spec.name} is a masked model; generation needs a causal (GPT) model.")
+    tokenizer, model = loaded.tokenizer, loaded.model
+    ids = tokenizer(clean_text(prompt), add_special_tokens=False)["input_ids"]
+    room = loaded.context_length - new_tokens
+    truncated = len(ids) > room
+    ids = ids[-room:]  # keep the end of the prompt: that is what the next token depends on
+    if not ids:
+        raise ValueError("The tokenizer produced no tokens for this text.")
+
+    options = {"do_sample": False, "num_beams": 1}
+    if strategy == "sample":
+        options = {**settings.generate_kwargs(), "num_beams": 1}
+    elif strategy == "beam":
+        options = {"do_sample": False, "num_beams": beams, "early_stopping": False}
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        output = model.generate(
+            torch.tensor([ids]),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            output_scores=True,
+            output_logits=True,
+            return_dict_in_generate=True,
+            pad_token_id=tokenizer.eos_token_id or 0,
+            **options,
+        )
+    generated = output.sequences[0, len(ids) :].tolist()  # (G,)
+    steps = []
+    for step, chosen in enumerate(generated):
+        row = int(output.beam_indices[0, step]) if strategy == "beam" else 0
+        raw = output.logits[step][row].float()  # (V,) the model's own logits
+        picked_from = raw if strategy == "beam" else output.scores[step][row].float()  # (V,) after warpers
+        steps.append(_step(tokenizer, chosen, torch.softmax(raw, -1), torch.softmax(picked_from, -1)))
+    return Generation(ids, generated, steps, truncated, tokenizer.decode(generated))
+
+
+def _step(tokenizer, chosen: int, model_probs: torch.Tensor, picked_probs: torch.Tensor) -> GenerationStep:
+    top = torch.topk(picked_probs, TOP_SHOWN)
+    return GenerationStep(
+        chosen_id=chosen,
+        chosen_token=token_label(tokenizer, chosen),
+        chosen_probability=float(picked_probs[chosen]),
+        model_probability=float(model_probs[chosen]),
+        model_rank=int((model_probs > model_probs[chosen]).sum()) + 1,
+        top_ids=top.indices.tolist(),
+        top_tokens=[token_label(tokenizer, int(i)) for i in top.indices],
+        top_probabilities=top.values.tolist(),
+    )
+
+
+def attention_from_generated(loaded: LoadedModel, ids: list[int], prompt_length: int) -> np.ndarray:
+    """Return (L, G, P+G): how much each generated token attends to every token, per layer, mean over heads."""
+    with torch.no_grad():
+        attentions = loaded.model(input_ids=torch.tensor([ids]), output_attentions=True).attentions  # L × (1, H, N, N)
+    weights = torch.stack(attentions)[:, 0].mean(dim=1)  # (L, N, N)
+    return weights[:, prompt_length:].numpy()

@@ -1,0 +1,122 @@
+"""Generation: watch the model write, one token at a time, and see each choice."""
+
+import pandas as pd
+import streamlit as st
+
+from explainer import generation, plots
+from explainer.prediction import SamplingSettings, token_label
+from pages.shared import active_model, cached_model, chart, page_header
+
+MAX_STEPS = 60
+STRATEGIES = {"greedy": "Greedy (always the top token)", "sample": "Sampling", "beam": "Beam search"}
+
+
+@st.cache_data(max_entries=32, show_spinner="Generating…")
+def cached_generation(model_name: str, prompt: str, steps: int, strategy: str, settings: SamplingSettings,
+                      seed: int, beams: int) -> generation.Generation:
+    return generation.generate(cached_model(model_name), prompt, steps, strategy, settings, seed, beams)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_attention(model_name: str, ids: tuple[int, ...], prompt_length: int):
+    return generation.attention_from_generated(cached_model(model_name), list(ids), prompt_length)
+
+
+def _add_steps(count: int) -> None:
+    st.session_state["generation_steps"] = min(MAX_STEPS, st.session_state.get("generation_steps", 0) + count)
+
+
+def _reset() -> None:
+    st.session_state["generation_steps"] = 0
+
+
+page_header("Generation", "How does a model write a whole sentence, one token at a time?")
+model = active_model()
+prompt = st.session_state.get("prompt", "")
+
+left, right = st.columns([1, 2])
+with left:
+    strategy = st.radio("Strategy", list(STRATEGIES), format_func=STRATEGIES.get, horizontal=True)
+    settings = SamplingSettings()
+    beams = 3
+    if strategy == "sample":
+        settings = SamplingSettings(
+            temperature=st.slider("Temperature", 0.1, 2.0, 0.8, 0.05),
+            top_k=st.slider("Top-k (0 = off)", 0, 100, 40),
+            top_p=st.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05),
+        )
+        seed = st.number_input("Seed", 0, 10_000, 42, help="The same seed gives the same text, for the whole class.")
+    else:
+        seed = 0
+    if strategy == "beam":
+        beams = st.slider("Beams", 2, 8, 3, help="How many partial sentences are kept at every step.")
+    step_column, run_column, reset_column = st.columns(3)
+    step_column.button("Step", on_click=_add_steps, args=(1,), type="primary", width="stretch")
+    count = run_column.number_input("N", 1, MAX_STEPS, 10, label_visibility="collapsed")
+    run_column.button(f"Run {count} steps", on_click=_add_steps, args=(int(count),), width="stretch")
+    reset_column.button("Reset", on_click=_reset, width="stretch")
+with right:
+    st.markdown(
+        "At every step the model reads the whole text so far and gives a probability to every token of its "
+        "vocabulary. **Greedy** takes the most likely one, **sampling** draws one at random from the reshaped "
+        "distribution, and **beam search** keeps the few most likely *sentences* and extends each. "
+        "Everything here runs through `model.generate`."
+    )
+
+steps = st.session_state.get("generation_steps", 0)
+if steps == 0:
+    st.info("Press **Step** to generate the first token, or **Run** for several.", icon=":material/play_arrow:")
+    st.stop()
+try:
+    result = cached_generation(model.spec.name, prompt, steps, strategy, settings, int(seed), beams)
+except ValueError as problem:
+    st.info(str(problem), icon=":material/info:")
+    st.stop()
+if result.prompt_truncated:
+    st.warning(f"The prompt was cut to its last {len(result.prompt_ids)} tokens to leave room for {steps} new ones.")
+
+st.subheader("The text so far")
+with st.container(border=True):
+    st.markdown(f"{prompt.strip()[-400:]} **:red[{result.text}]**")
+st.caption(f"{steps} generated tokens in red. Strategy: {STRATEGIES[strategy]}.")
+
+table = pd.DataFrame(
+    {
+        "step": range(1, len(result.steps) + 1),
+        "token": [s.chosen_token for s in result.steps],
+        "id": result.generated_ids,
+        "p_drawn_from": [s.chosen_probability for s in result.steps],
+        "p_model": [s.model_probability for s in result.steps],
+        "model_rank": [s.model_rank for s in result.steps],
+    }
+)
+chart(
+    plots.generated_probabilities(list(table["token"]), list(table["p_drawn_from"]), list(table["p_model"])),
+    table,
+    "generated_token_probabilities",
+)
+
+st.subheader("One step up close")
+chosen_step = st.slider("Step", 1, len(result.steps), len(result.steps)) if len(result.steps) > 1 else 1
+step = result.steps[chosen_step - 1]
+picked_rank = step.top_ids.index(step.chosen_id) if step.chosen_id in step.top_ids else -1
+note = "" if picked_rank >= 0 else f" (the picked token, “{step.chosen_token}”, is outside the top {len(step.top_ids)})"
+st.caption(f"The distribution step {chosen_step} was drawn from; the picked token is red{note}.")
+chart(
+    plots.generation_step_bars(step.top_tokens, step.top_probabilities, picked_rank),
+    pd.DataFrame({"rank": range(1, len(step.top_ids) + 1), "id": step.top_ids, "token": step.top_tokens,
+                  "probability": step.top_probabilities}),
+    f"generation_step_{chosen_step}",
+)
+
+st.subheader("Where the new tokens look")
+st.caption("Each row is a generated token; its colours show how much it attends to every earlier token "
+           "(mean over the layer's heads). BertViz can't show tokens that are generated; this can.")
+layer = st.selectbox("Layer", range(model.model.config.num_hidden_layers), format_func=lambda i: f"layer {i}")
+weights = cached_attention(model.spec.name, tuple(result.all_ids), len(result.prompt_ids))[layer]  # (G, P+G)
+labels = [token_label(model.tokenizer, i) for i in result.all_ids]
+chart(
+    plots.attention_rows(weights, labels[len(result.prompt_ids):], labels, f"Layer {layer}, mean over heads"),
+    pd.DataFrame(weights, index=labels[len(result.prompt_ids):], columns=labels).reset_index(names="generated token"),
+    f"generated_attention_layer{layer}",
+)
