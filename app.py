@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/attention.py", title="2 · Attention", icon=":material/hub:"),
     st.Page("pages/next_token.py", title="3 · Next token", icon=":material/bar_chart:"),
     st.Page("pages/loss.py", title="4 · Loss and perplexity", icon=":material/trending_down:"),
+    st.Page("pages/generation.py", title="Generation", icon=":material/edit_note:"),
 ]
 
 page = st.navigation(PAGES)

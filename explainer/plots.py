@@ -163,3 +163,69 @@ def token_count_bars(counts: dict[str, int], characters: int) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return figure
+
+
+# ------------------------------------------------------------- generation
+
+
+def generation_step_bars(tokens: list[str], probabilities: list[float], chosen: int) -> go.Figure:
+    """One step's distribution (best first) with the token that was picked in red."""
+    labels = [f"{rank + 1}. {_label(t)}" for rank, t in enumerate(tokens)]
+    figure = go.Figure(
+        go.Bar(
+            x=probabilities,
+            y=labels,
+            orientation="h",
+            marker_color=["#e4572e" if rank == chosen else "#9db7d5" for rank in range(len(tokens))],
+            hovertemplate="%{y}<br>p = %{x:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=max(300, 28 * len(tokens) + 80),
+        yaxis={"autorange": "reversed", "type": "category", "tickfont": {"family": "monospace", "size": 14}},
+        xaxis={"title": "probability it was drawn with", "rangemode": "tozero"},
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+def generated_probabilities(tokens: list[str], picked: list[float], model: list[float]) -> go.Figure:
+    """For each generated token: its probability where it was picked, and under the plain softmax."""
+    labels = [f"{step + 1}. {_label(t)}" for step, t in enumerate(tokens)]
+    figure = go.Figure()
+    figure.add_bar(x=labels, y=picked, name="in the distribution it was drawn from", marker_color="#e4572e")
+    figure.add_bar(x=labels, y=model, name="under the plain softmax (T = 1)", marker_color="#9db7d5")
+    figure.update_layout(
+        barmode="group",
+        height=340,
+        yaxis={"title": "probability", "rangemode": "tozero"},
+        xaxis={"type": "category", "tickangle": -60},
+        legend={"orientation": "h", "y": 1.12},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return figure
+
+
+def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: list[str], title: str) -> go.Figure:
+    """A rectangular attention map (rows attend to columns), e.g. generated tokens over the whole text."""
+    rows = [f"{i}: {_label(t)}" for i, t in enumerate(row_labels)]
+    columns = [f"{i}: {_label(t)}" for i, t in enumerate(column_labels)]
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            customdata=np.array([[[r, c] for c in columns] for r in rows]),
+            hovertemplate="%{customdata[0]} attends to %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+            colorscale=ATTENTION_SCALE,
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "weight"}},
+        )
+    )
+    figure.update_layout(
+        title=title,
+        height=max(260, 26 * len(rows) + 200),
+        xaxis={**_ticks(column_labels), "side": "top", "tickangle": -60},
+        yaxis={**_ticks(row_labels), "autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return figure

@@ -1,6 +1,6 @@
 """Build the two embedded models from scratch, on CPU, with a fixed seed.
 
-    python scripts/train_embedded.py                 # both models (about an hour on 2 cores)
+    python scripts/train_embedded.py                 # both models (about 90 minutes on 2 cores)
     python scripts/train_embedded.py --only gpt --gpt-minutes 5   # a quick, weaker rebuild
 
 Steps: fetch Jane Austen's novels from Debian (see explainer/corpus.py), hold
@@ -78,22 +78,23 @@ def build_gpt(corpus: Corpus, train_texts, val_texts, minutes: float, steps: int
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=256,
-        n_embd=256,
+        n_embd=192,
         n_layer=4,
         n_head=4,
         bos_token_id=eot,
         eos_token_id=eot,
-        resid_pdrop=0.1,
-        embd_pdrop=0.1,
-        attn_pdrop=0.1,
+        resid_pdrop=0.05,
+        embd_pdrop=0.05,
+        attn_pdrop=0.05,
     )
     model = GPT2LMHeadModel(config)
     settings = TrainingSettings(
         max_steps=steps,
         batch_size=16,
-        learning_rate=2e-3,
+        learning_rate=3e-3,
         min_learning_rate=1e-4,
-        eval_every=150,
+        warmup_steps=200,
+        eval_every=250,
         eval_batches=10,
         max_seconds=minutes * 60,
     )
@@ -220,8 +221,8 @@ A {model.config.model_type.upper()} model trained from scratch in this repositor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["gpt", "bert"], help="build one model only")
-    parser.add_argument("--gpt-minutes", type=float, default=45.0, help="wall-clock cap for the GPT run")
-    parser.add_argument("--gpt-steps", type=int, default=1800)
+    parser.add_argument("--gpt-minutes", type=float, default=70.0, help="wall-clock cap for the GPT run")
+    parser.add_argument("--gpt-steps", type=int, default=8000)
     parser.add_argument("--bert-minutes", type=float, default=15.0, help="wall-clock cap for the BERT run")
     parser.add_argument("--bert-steps", type=int, default=1500)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "austen", help="where the .deb is unpacked")
