@@ -229,3 +229,303 @@ def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: lis
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
     )
     return figure
+
+
+# ------------------------------------------------ attention, step by step
+
+VECTOR_SCALE = "RdBu_r"  # diverging: negative blue, zero white, positive red
+BAR_COLOUR = "#6c8ebf"
+
+
+def vector_strip(table: pd.DataFrame, title: str, divider: int) -> go.Figure:
+    """Vectors as a heatmap strip: one row per row of ``table`` (named by its ``vector`` column),
+    one column per dimension (``d0`` …); a line separates the rows before ``divider`` from the rest."""
+    names = [_label(n) for n in table["vector"]]
+    matrix = table.filter(regex=r"^d\d+$").to_numpy()  # (N, d)
+    limit = float(np.abs(matrix).max()) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            y=list(range(len(names))),
+            customdata=np.array([[n] * matrix.shape[1] for n in names]),
+            hovertemplate="%{customdata}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+            colorscale=VECTOR_SCALE,
+            zmin=-limit,
+            zmax=limit,
+            colorbar={"title": {"text": "value"}, "thickness": 12},
+        )
+    )
+    figure.add_hline(y=divider - 0.5, line_color="black", line_width=2)
+    figure.update_layout(
+        title=title,
+        height=max(220, min(720, 16 * len(names) + 110)),
+        xaxis={"title": "dimension (one number of the vector)"},
+        yaxis={**_ticks(list(table["vector"])), "autorange": "reversed", "tickfont": {"family": "monospace"}},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
+def key_bars(table: pd.DataFrame, column: str, axis_title: str, query: int, show_mask: bool) -> go.Figure:
+    """One bar per key token (``key_position``, ``key_token``) of ``table[column]``; the query's own key is
+    darker. With ``show_mask``, masked keys (``is_masked``) are a grey band marked −∞ instead of bars."""
+    masked = table["is_masked"].to_numpy() & show_mask
+    values = table[column].where(~masked)  # masked keys: no bar
+    tokens = list(table["key_token"])
+    figure = go.Figure(
+        go.Bar(
+            x=table["key_position"],
+            y=values,
+            marker_color=["#1f3f73" if j == query else BAR_COLOUR for j in table["key_position"]],
+            customdata=[f"{j}: {_label(t)}" for j, t in zip(table["key_position"], tokens)],
+            hovertemplate="key %{customdata}<br>%{y:.4f}<extra></extra>",
+        )
+    )
+    if masked.any():
+        first, last = np.flatnonzero(masked)[[0, -1]]
+        figure.add_vrect(
+            x0=first - 0.5, x1=last + 0.5, fillcolor=MASKED_COLOUR, opacity=0.6, line_width=0, layer="below",
+            annotation_text="−∞ (masked)", annotation_position="top left",
+        )
+    figure.update_layout(
+        height=300,
+        xaxis={**_ticks(tokens), "title": "key token j", "tickangle": -60, "range": [-0.5, len(tokens) - 0.5]},
+        yaxis={"title": axis_title, "zeroline": True, "zerolinecolor": "#888"},
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+def multi_head_strip(table: pd.DataFrame) -> go.Figure:
+    """The concatenated head outputs and their projection by W_O (two rows of D numbers), with a
+    line and a label at each head's slot of the concatenation."""
+    matrix = table[["concatenated", "projected"]].to_numpy().T  # (2, D)
+    limit = float(np.abs(matrix).max()) or 1.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            y=["concat(heads)", "× W_O + b"],
+            hovertemplate="%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+            colorscale=VECTOR_SCALE,
+            zmin=-limit,
+            zmax=limit,
+            colorbar={"title": {"text": "value"}, "thickness": 12},
+        )
+    )
+    for head, dimensions in table.groupby("head")["dimension"]:
+        if head > 0:
+            figure.add_vline(x=dimensions.min() - 0.5, line_color="black", line_width=1)
+        figure.add_annotation(x=dimensions.mean(), y=1.0, yref="paper", yanchor="bottom", text=f"head {head}",
+                              showarrow=False)
+    figure.update_layout(
+        height=230,
+        xaxis={"title": "dimension"},
+        yaxis={"autorange": "reversed", "tickfont": {"family": "monospace"}},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return figure
+
+
+# ------------------------------------------------------------ GPT vs BERT
+
+
+def narrow_attention_heatmap(matrix: np.ndarray, labels: list[str], causal: bool, title: str) -> go.Figure:
+    """``attention_heatmap`` for a half-width column: the title goes above the key axis, not over its labels."""
+    figure = attention_heatmap(matrix, labels, causal, title)
+    figure.update_layout(title={"y": 0.99, "yanchor": "top"}, margin={"t": 130}, height=figure.layout.height + 60)
+    return figure
+
+
+def fill_mask_bars(table: pd.DataFrame) -> go.Figure:
+    """The best guesses at each [MASK] (``mask_index``) as horizontal bars, one panel per [MASK]."""
+    masks = table.groupby("mask_index", sort=True)
+    columns = min(3, masks.ngroups)
+    rows = math.ceil(masks.ngroups / columns)
+    titles = [f"[MASK] at position {group['position'].iloc[0]}" for _, group in masks]
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.12)
+    for index, (_, group) in enumerate(masks):
+        figure.add_trace(
+            go.Bar(
+                x=group["probability"],
+                y=[f"{rank}. {_label(t)}" for rank, t in zip(group["rank"], group["token"])],
+                orientation="h",
+                marker_color="#9db7d5",
+                hovertemplate="%{y}<br>p = %{x:.4f}<extra></extra>",
+            ),
+            row=index // columns + 1,
+            col=index % columns + 1,
+        )
+    guesses = int(masks.size().max())
+    figure.update_yaxes(autorange="reversed", type="category", tickfont={"family": "monospace", "size": 14})
+    figure.update_xaxes(title="probability", rangemode="tozero")
+    figure.update_layout(height=rows * (26 * guesses + 90), showlegend=False,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+# ------------------------------------------------- embeddings and logit lens
+
+LENS_CELL_CHARACTERS = 12  # longer top tokens are cut in the cell (the hover shows them whole)
+
+
+def _symmetric_limit(matrix: np.ndarray) -> float:
+    """A colour range ±limit that a few outlier dimensions can't wash out: the 99th percentile of |values|."""
+    return float(np.percentile(np.abs(matrix), 99)) or 1.0
+
+
+def _position_labels(labels: list[str], offset: int) -> list[str]:
+    """Unique category names "position: token" (escaped), so a repeated token keeps its own row."""
+    return [f"{offset + i}: {_label(t)}" for i, t in enumerate(labels)]
+
+
+def embedding_strips(parts: dict[str, np.ndarray], labels: list[str], offset: int = 0) -> go.Figure:
+    """Aligned heatmaps, one per named part (each (T, D): tokens × dimensions), stacked so a column is the
+    same dimension in every part; each part has its own symmetric colour bar."""
+    names = _position_labels(labels, offset)
+    height = len(parts) * (max(90, 16 * len(labels)) + 60) + 60  # pixels: 16 per token row, 60 per panel title
+    figure = make_subplots(rows=len(parts), cols=1, shared_xaxes=True, vertical_spacing=60 / height,
+                           subplot_titles=[_label(name) for name in parts])
+    for index, matrix in enumerate(parts.values()):
+        limit = _symmetric_limit(matrix)
+        domain = figure.layout[f"yaxis{index + 1 if index else ''}"].domain
+        figure.add_trace(
+            go.Heatmap(
+                z=matrix,
+                y=names,
+                hovertemplate="%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+                colorscale=VECTOR_SCALE,
+                zmin=-limit,
+                zmax=limit,
+                colorbar={"thickness": 12, "y": sum(domain) / 2, "len": domain[1] - domain[0], "yanchor": "middle"},
+            ),
+            row=index + 1,
+            col=1,
+        )
+    figure.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=names,
+                        tickfont={"family": "monospace", "size": 11})
+    figure.update_xaxes(title="dimension (one number of the vector)", row=len(parts), col=1)
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def token_map_scatter(points: pd.DataFrame, kept: np.ndarray) -> go.Figure:
+    """Tokens (``token``, ``id``, ``group``, ``x``, ``y``) as labelled points on their 2D PCA map."""
+    figure = go.Figure()
+    for group, colour in (("your text", "#3b6fb6"), ("your words", "#e4572e")):
+        shown = points[points["group"] == group]
+        figure.add_trace(
+            go.Scatter(
+                x=shown["x"],
+                y=shown["y"],
+                mode="markers+text",
+                name=group,
+                text=[_label(t) for t in shown["token"]],
+                textposition="top center",
+                textfont={"family": "monospace", "size": 13},
+                marker={"color": colour, "size": 9},
+                customdata=shown["id"],
+                hovertemplate="%{text}<br>id %{customdata}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        height=560,
+        xaxis={"title": f"direction 1 ({kept[0]:.0%} of the spread)", "zeroline": False},
+        yaxis={"title": f"direction 2 ({kept[1]:.0%} of the spread)", "zeroline": False},
+        legend={"orientation": "h", "y": 1.06},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return figure
+
+
+def similarity_heatmap(matrix: np.ndarray, labels: list[str], offset: int = 0) -> go.Figure:
+    """Cosine similarities (T, T) between tokens, from −1 (opposite, blue) through 0 to 1 (same direction, red)."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            customdata=_hover_pairs(labels, offset),
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>cosine %{z:.3f}<extra></extra>",
+            colorscale=VECTOR_SCALE,
+            zmin=-1,
+            zmax=1,
+            colorbar={"title": {"text": "cosine"}},
+        )
+    )
+    figure.update_layout(
+        height=max(360, min(760, 22 * len(labels) + 160)),
+        xaxis={**_ticks(labels), "side": "top", "tickangle": -60},
+        yaxis={**_ticks(labels), "autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return figure
+
+
+def position_heatmaps(sinusoidal: np.ndarray, learned: np.ndarray | None) -> go.Figure:
+    """The sinusoidal encoding (N, D) beside the model's learned position embeddings (N, D) when it has them."""
+    panels = {"sinusoidal: a fixed formula": sinusoidal}
+    if learned is not None:
+        panels["learned by this model"] = learned
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.16)
+    for index, matrix in enumerate(panels.values()):
+        limit = _symmetric_limit(matrix)
+        domain = figure.layout[f"xaxis{index + 1 if index else ''}"].domain
+        figure.add_trace(
+            go.Heatmap(
+                z=matrix,
+                hovertemplate="position %{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+                colorscale=VECTOR_SCALE,
+                zmin=-limit,
+                zmax=limit,
+                colorbar={"thickness": 12, "x": domain[1] + 0.01, "xanchor": "left"},
+            ),
+            row=1,
+            col=index + 1,
+        )
+    figure.update_xaxes(title="dimension")
+    figure.update_yaxes(autorange="reversed")
+    figure.update_yaxes(title="position", row=1, col=1)
+    figure.update_layout(height=max(360, min(620, 4 * len(sinusoidal) + 160)), margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+def _cell_text(token: str) -> str:
+    short = token if len(token) <= LENS_CELL_CHARACTERS else token[: LENS_CELL_CHARACTERS - 1] + "…"
+    return _label(short)
+
+
+def logit_lens_heatmap(final_probabilities: np.ndarray, top_tokens: list[list[str]], top_probabilities: np.ndarray,
+                       final_tokens: list[str], labels: list[str], row_names: list[str], offset: int = 0) -> go.Figure:
+    """The logit lens, given as (R, W) arrays of layers × the positions of ``labels``, drawn with one row per
+    position (the text reads downwards) and one column per layer (embeddings on the left, output on the right),
+    so each cell has room for its top guess. Colour: the probability of the final prediction."""
+    inputs = [f"{offset + t}: {_label(token)}" for t, token in enumerate(labels)]
+    customdata = np.array(
+        [[[_label(top_tokens[r][t]), f"{top_probabilities[r, t]:.3f}", _label(final_tokens[t])]
+          for r in range(len(row_names))] for t in range(len(labels))]
+    )  # (W, R, 3)
+    figure = go.Figure(
+        go.Heatmap(
+            z=final_probabilities.T,  # (W, R)
+            x=row_names,
+            y=inputs,
+            text=[[_cell_text(top_tokens[r][t]) for r in range(len(row_names))] for t in range(len(labels))],
+            texttemplate="%{text}",
+            textfont={"family": "monospace", "size": 12},
+            customdata=customdata,
+            hovertemplate="input %{y}<br>%{x}<br>top guess: %{customdata[0]} (p = %{customdata[1]})<br>"
+            "final prediction %{customdata[2]}: p = %{z:.3f}<extra></extra>",
+            colorscale=ATTENTION_SCALE,
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "p(final<br>prediction)"}},
+            xgap=1,
+            ygap=1,
+        )
+    )
+    figure.update_layout(
+        height=max(300, 24 * len(labels) + 110),
+        xaxis={"type": "category", "side": "top"},
+        yaxis={"type": "category", "autorange": "reversed", "title": "input token",
+               "tickfont": {"family": "monospace", "size": 12}},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return figure

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.pages_manager import PagesManager
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -19,3 +20,21 @@ def gpt():
 @pytest.fixture(scope="session")
 def bert():
     return load_model(EMBEDDED_BERT)
+
+
+@pytest.fixture(autouse=True)
+def navigation_not_pages_folder(monkeypatch):
+    """Run pages through app.py's st.navigation, as a real session does.
+
+    AppTest resets Streamlit's class-wide "uses a pages/ folder" flag before
+    every run, and the folder's existence turns it on, so AppTest would run a
+    page script directly, without app.py's sidebar. In a server, the flag is
+    turned off for good on the first run (see pages/shared.py).
+    """
+    original_init = PagesManager.__init__
+
+    def init_with_navigation(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_with_navigation)

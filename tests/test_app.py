@@ -1,52 +1,15 @@
 """Every page runs in Streamlit's AppTest and shows the explainer's own numbers."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from explainer.analysis import analyze
 from explainer.loss import chain_rule
 from explainer.prediction import SamplingSettings, distribution_table
 from pages.shared import OTHER_MODEL
+from tests.app_harness import APP, PROMPT, metric, open_page
 
-@pytest.fixture(autouse=True)
-def navigation_not_pages_folder(monkeypatch):
-    """Run pages through app.py's st.navigation, as a real session does.
-
-    AppTest resets Streamlit's class-wide "uses a pages/ folder" flag before
-    every run, and the folder's existence turns it on, so AppTest would run a
-    page script directly, without app.py's sidebar. In a server, app.py's
-    ``st.navigation`` turns the flag off for good on the first run.
-    """
-    original_init = PagesManager.__init__
-
-    def init_with_navigation(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_with_navigation)
-
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["pages/home.py", "pages/tokenization.py", "pages/attention.py", "pages/next_token.py", "pages/loss.py"]
-PROMPT = "It is a truth universally acknowledged"
-
-
-def open_page(page: str, prompt: str = PROMPT, **query) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    if prompt is not None:
-        app.sidebar.text_area(key="prompt").set_value(prompt)
-    app.switch_page(page).run()
-    return app
-
-
-def metric(app: AppTest, label: str) -> str:
-    return next(m.value for m in app.metric if m.label == label)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -5,7 +5,7 @@ import torch
 
 from explainer.generation import attention_from_generated, generate
 from explainer.prediction import SamplingSettings, reshape
-from tests.test_app import APP, navigation_not_pages_folder  # noqa: F401
+from tests.app_harness import APP
 from streamlit.testing.v1 import AppTest
 
 PROMPT = "It is a truth universally acknowledged"

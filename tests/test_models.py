@@ -11,7 +11,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer import models
-from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, ModelSpec, ModelUnavailable, load_model, resolve
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, ModelSpec, ModelUnavailable, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,98 @@
+"""GPT vs BERT: the same text through a causal and a masked model, and BERT filling in blanks."""
+
+import streamlit as st
+
+from explainer import attention, causal_vs_masked, plots
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT
+from pages.shared import cached_analysis, cached_model, chart, page_header
+
+HEATMAP_MAX_TOKENS = 64  # half a screen wide: beyond this the cells are too small to read
+DEFAULT_BLANK = "She was the [MASK] of the family."
+
+
+@st.cache_data(max_entries=64, show_spinner="Filling in the blanks…")
+def cached_fill_mask(model_name: str, text: str, k: int):
+    return causal_vs_masked.fill_mask(cached_model(model_name), text, k)
+
+
+page_header("GPT vs BERT", "Two ways to train a language model: guess the next token, or fill in a hidden one.")
+st.caption(f"This page always compares the two embedded models, {EMBEDDED_GPT} and {EMBEDDED_BERT}, "
+           "whatever model the sidebar has chosen.")
+
+gpt_side, bert_side = st.columns(2)
+with gpt_side:
+    st.markdown("**GPT: a causal language model.** It is trained to predict every token from the tokens before it:")
+    st.latex(r"\mathcal{L}_{\text{causal}} = -\sum_{t=1}^{T} \log p(x_t \mid x_{<t})")
+with bert_side:
+    st.markdown("**BERT: a masked language model.** About 15% of the tokens are hidden and predicted from both sides:")
+    st.latex(r"\mathcal{L}_{\text{MLM}} = -\sum_{t \in M} \log p(x_t \mid x_{\setminus M})")
+st.markdown(
+    "The objective shapes the model. To learn from every position at once without cheating, GPT must never see "
+    "the token it predicts, so each token attends only to earlier ones: that is what lets it write text, one token "
+    "after another. BERT predicts hidden tokens (M is the set of hidden positions, about 15% of them), so it may "
+    "read the whole text in both directions: it cannot write left to right, but it understands each word from its "
+    "full context and fills in blanks."
+)
+
+st.subheader("The same text, two attention patterns")
+prompt = st.session_state.get("prompt", "")
+try:
+    analyses = [cached_analysis(EMBEDDED_GPT, prompt), cached_analysis(EMBEDDED_BERT, prompt)]
+except ValueError as hint:
+    st.info(str(hint), icon=":material/edit:")
+    analyses = []
+for column, analysis in zip(st.columns(2), analyses):
+    with column:
+        st.markdown(f"**{analysis.model_name}** ({'causal' if attention.is_causal(analysis) else 'masked'})")
+        pick_layer, pick_head = st.columns(2)
+        layer = pick_layer.selectbox("Layer", range(analysis.layer_count), format_func=lambda i: f"layer {i}",
+                                     key=f"layer_{analysis.model_name}")
+        head = pick_head.selectbox("Head", [None, *range(analysis.head_count)], key=f"head_{analysis.model_name}",
+                                   format_func=lambda h: "mean of the heads" if h is None else f"head {h}")
+        if analysis.truncated:
+            st.warning(f"{analysis.model_name} reads at most {analysis.context_length} tokens: only the first "
+                       f"{len(analysis.tokens)} of {analysis.original_token_count} are used.", icon=":material/content_cut:")
+        shown = min(len(analysis.tokens), HEATMAP_MAX_TOKENS)
+        matrix = causal_vs_masked.attention_map(analysis, layer, head)  # (T, T)
+        title = f"layer {layer}, {'mean of the heads' if head is None else f'head {head}'}"
+        chart(plots.narrow_attention_heatmap(matrix[:shown, :shown], analysis.tokens.display[:shown],
+                                             attention.is_causal(analysis), title),
+              attention.weights_table(analysis, layer, head), f"attention_{analysis.model_name}")
+        if shown < len(analysis.tokens):
+            st.caption(f"The first {shown} of {len(analysis.tokens)} tokens are drawn; the CSV has them all.")
+        st.metric("Attention to later tokens", f"{causal_vs_masked.future_share(matrix):.1%}",
+                  help="The share of each token's attention that goes to tokens after it, averaged over the tokens.")
+if analyses:
+    st.caption(
+        "Rows are the tokens reading, columns the tokens read. On the left, the grey triangle above the diagonal is "
+        "the causal mask: token i may look only at tokens 0 to i, so the weights there are exactly 0. On the right, "
+        "BERT has no triangle: every token looks at the whole text, left and right. The two models also cut the text "
+        "differently: BERT's tokenizer lowercases and adds [CLS] at the start and [SEP] at the end."
+    )
+
+st.subheader("Fill in the blank with BERT")
+sentence = st.text_input("A sentence with [MASK] where a word is missing",
+                         prompt if causal_vs_masked.MASK in prompt else DEFAULT_BLANK)
+top_k = st.slider("Guesses shown for each [MASK]", 3, 20, 8)
+try:
+    guesses = cached_fill_mask(EMBEDDED_BERT, sentence, top_k)
+except ValueError as hint:
+    st.info(str(hint), icon=":material/edit:")
+    st.stop()
+st.markdown(f"**{EMBEDDED_BERT}'s best guess** (the most probable token at each [MASK]):")
+st.code(causal_vs_masked.filled_in(sentence, guesses), language=None, wrap_lines=True)
+chart_column, table_column = st.columns(2)
+with chart_column:
+    chart(plots.fill_mask_bars(guesses), guesses, "fill_mask")
+with table_column:
+    st.dataframe(
+        guesses,
+        hide_index=True,
+        column_order=["mask_index", "position", "rank", "token", "probability", "id"],
+        column_config={
+            "mask_index": st.column_config.NumberColumn("mask", help="0 = the first [MASK] of the sentence"),
+            "probability": st.column_config.ProgressColumn("p (softmax)", format="%.4f", min_value=0, max_value=1),
+        },
+    )
+st.caption("The probabilities are the softmax of BERT's logits at the [MASK] position, using the words on both sides. "
+           "A GPT model could only use the words before the blank.")
