@@ -13,6 +13,7 @@ import os
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from explainer.analysis import Analysis, analyze
 from explainer.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model
@@ -31,6 +32,23 @@ URL_TEXT_LIMIT = 1500  # characters of the prompt written into the shareable URL
 MAX_LOADED_MODELS = int(os.environ.get("EXPLAINER_MAX_MODELS", "3"))
 
 log = logging.getLogger("explainer")
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Make a deep link such as ``/attention`` on a fresh server go through app.py.
+
+    Because a ``pages/`` folder exists, Streamlit starts in its legacy
+    multipage mode and would run ``pages/attention.py`` alone, without the
+    sidebar. It only switches to ``st.navigation`` mode once app.py runs. Every
+    page imports this module, so switching here and rerunning makes the first
+    request of any URL run app.py, which then opens the requested page.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages_mode()
 
 
 # ------------------------------------------------------------------ caches

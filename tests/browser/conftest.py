@@ -1,0 +1,185 @@
+"""Fixtures for the browser tests: one Streamlit server and one headless Chromium per session.
+
+Run with ``python -m pytest tests/browser -q -s``. Needs Debian's chromium at
+/usr/bin/chromium (Playwright's own browser download is never used) and the
+``playwright`` Python package; without either, every test here is skipped.
+Server logs and screenshots go to ``test-output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output"
+SCREENSHOTS = OUTPUT / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers "ok"
+VIEWPORT = {"width": 1400, "height": 1000}
+TIMINGS = pytest.StashKey[dict]()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives the app in headless Chromium (needs /usr/bin/chromium)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of this folder as a browser test, and skip them all when the browser can't run."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = "Debian chromium not installed: apt-get install -y chromium"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "playwright is not installed: pip install playwright (its browser download is not needed)"
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def server_log() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT / "streamlit-server.log"
+
+
+@contextmanager
+def streamlit_server(log_path: Path):
+    """Run ``streamlit run app.py`` on a free port; yield its base URL; stop its whole process group."""
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            while not _healthy(url):
+                if process.poll() is not None:
+                    pytest.fail(f"streamlit exited with code {process.returncode}; see {log_path}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT} s; see {log_path}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_url(server_log: Path, browser):
+    """The base URL of one Streamlit server shared by all the tests, warmed up through its home page.
+
+    The warm-up loads the model, so that the timings of the tests don't include it.
+    """
+    with streamlit_server(server_log) as url:
+        context = browser.new_context(viewport=VIEWPORT)
+        try:
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(url, timeout=SERVER_START_TIMEOUT * 1000)
+            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"] textarea[aria-label="Your text"]',
+                                   timeout=SERVER_START_TIMEOUT * 1000)
+            print(f"\n  warm-up: home page drawn in {time.perf_counter() - started:.1f} s")
+        finally:
+            context.close()
+        yield url
+
+
+@pytest.fixture
+def fresh_server(browser):
+    """A second server that no page has been opened on yet (for the one test that needs that)."""
+    OUTPUT.mkdir(exist_ok=True)
+    with streamlit_server(OUTPUT / "streamlit-fresh-server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh browser context and page per test, so no session state leaks between tests."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=app_url)
+    context.set_default_timeout(60_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def timings(request) -> dict[str, float]:
+    """Seconds from committing a prompt to the page being drawn, per page; summed up at the end of the run."""
+    return request.config.stash.setdefault(TIMINGS, {})
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    measured = config.stash.get(TIMINGS, None)
+    if measured:
+        terminalreporter.section("browser: seconds from committing a prompt to the page drawn")
+        for name, seconds in measured.items():
+            terminalreporter.write_line(f"{seconds:6.2f} s  {name}")
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -1,0 +1,308 @@
+"""End-to-end tests: the real app in headless Chromium.
+
+Every page is opened, a new prompt is typed into the shared sidebar, and the
+test waits until the page has re-run and drawn its Plotly charts (and, on the
+attention page, BertViz inside its iframe). Screenshots of every page go to
+``test-output/screenshots/`` for a human to look at; the seconds from
+committing a prompt to the charts being drawn are printed (run with ``-s``) and
+summed up at the end of the run.
+
+    python -m pytest tests/browser -q -s
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PROMPT = "The little dog ran into the garden"
+PROMPT_MARKER = "garden"  # one whole token of PROMPT for the embedded GPT: the page shows it once it has re-run
+SHARED_TEXT = "Once upon a time"
+HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> javascript:alert(3)"
+HOSTILE_MARKER = "cri"  # a token of HOSTILE ("s", "cri", "pt"); the attention heatmap labels only every other token of it
+
+RUN_TIMEOUT = 90_000  # ms: the CPU is shared with model training, so be generous
+TEXTAREA = 'textarea[aria-label="Your text"]'
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PLOT = ".js-plotly-plot"
+PLOT_DRAWN = ".js-plotly-plot .main-svg"
+HEAD_VIEW, MODEL_VIEW = "BertViz: head view", "BertViz: model view"  # the attention page's tabs
+
+
+@dataclass(frozen=True)
+class AppPage:
+    name: str  # screenshot name
+    path: str  # URL path: st.Page's url path is the file stem
+    has_charts: bool = True
+
+
+PAGES = [
+    AppPage("home", "/", has_charts=False),
+    AppPage("tokenization", "/tokenization"),
+    AppPage("attention", "/attention"),
+    AppPage("next_token", "/next_token"),
+    AppPage("loss", "/loss"),
+]
+BY_NAME = {p.name: p for p in PAGES}
+OTHER_PAGES = ["embeddings", "attention_steps", "gpt_vs_bert", "generation", "logit_lens"]
+
+
+# ----------------------------------------------------------------- helpers
+
+
+@dataclass
+class Watch:
+    """What the app did while a test ran: dialogs opened, server log written."""
+
+    log: Path
+    log_start: int
+    dialogs: list[str] = field(default_factory=list)
+
+    def new_server_log(self) -> str:
+        with self.log.open(errors="replace") as handle:
+            handle.seek(self.log_start)
+            return handle.read()
+
+
+@pytest.fixture
+def watch(page, server_log) -> Watch:
+    watched = Watch(server_log, server_log.stat().st_size)
+
+    def on_dialog(dialog):
+        watched.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return watched
+
+
+def wait_until_idle(page, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until the app is connected and no script run is going on."""
+    page.wait_for_selector(APP_IDLE, timeout=timeout)
+    page.locator(TEXTAREA).wait_for(state="visible", timeout=timeout)
+
+
+def main_text_contains(page, text: str, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until the page body (HTML, Plotly SVG text) shows ``text``."""
+    page.wait_for_function(
+        "text => (document.querySelector('[data-testid=\"stMain\"]') || {textContent: ''}).textContent.includes(text)",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def wait_for_charts(page, timeout: float = RUN_TIMEOUT) -> int:
+    """Wait until every Plotly chart that is not in a hidden tab has drawn its SVG; return how many."""
+    page.wait_for_function(
+        f"""() => {{
+            const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
+            return shown.length > 0 && shown.every(p => {{
+                const svg = p.querySelector('.main-svg');
+                return svg && svg.getBoundingClientRect().width > 0;
+            }});
+        }}""",
+        timeout=timeout,
+    )
+    return page.locator(f"{PLOT_DRAWN} >> visible=true").count()
+
+
+def open_page(page, app_page: AppPage, query: str = "") -> None:
+    page.goto(app_page.path + query, timeout=RUN_TIMEOUT)
+    wait_until_idle(page)
+    if app_page.has_charts:
+        wait_for_charts(page)
+
+
+def commit_prompt(page, text: str) -> float:
+    """Type ``text`` into the sidebar and commit it with Ctrl+Enter; return the commit time."""
+    box = page.locator(TEXTAREA)
+    box.fill(text)
+    committed = time.perf_counter()
+    box.press("Control+Enter")
+    return committed
+
+
+def url_text(page) -> str | None:
+    values = parse_qs(urlparse(page.url).query, keep_blank_values=True).get("text")
+    return values[0] if values else None
+
+
+def wait_for_rerun(page, text: str) -> None:
+    """Wait until the app has taken ``text`` (it is then in the URL) and its run has finished."""
+    page.wait_for_function(
+        "text => new URLSearchParams(location.search).get('text') === text", arg=text, timeout=RUN_TIMEOUT
+    )
+    page.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+
+
+def wait_for_bertviz(page, view_tab: str, marker: str):
+    """Open a BertViz tab and wait until its iframe has drawn its SVG; return the frame.
+
+    The head view draws the tokens as SVG text, so it waits for ``marker``;
+    the model view draws only thumbnails (lines) under a "Heads" title.
+    """
+    page.get_by_role("tab", name=view_tab).click()
+    frame = page.locator('[data-testid="stIFrame"] >> visible=true').first.content_frame
+    text = marker if view_tab == HEAD_VIEW else "Heads"
+    frame.locator("svg text", has_text=text).first.wait_for(timeout=RUN_TIMEOUT)
+    if view_tab == MODEL_VIEW:
+        frame.locator("svg line").first.wait_for(state="attached", timeout=RUN_TIMEOUT)
+    return frame
+
+
+def screenshot(page, path: Path) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside <main>, so grow the viewport to fit it first."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(
+            ...['stMain', 'stSidebarContent'].map(id => (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight),
+            window.innerHeight)"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 20, 12_000)})
+    page.wait_for_timeout(600)  # Plotly and the iframes re-lay out on resize
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    print(f"  screenshot: {path.relative_to(path.parents[2])}")
+
+
+def assert_healthy(page, watch: Watch) -> None:
+    """No exception box, no error box, no traceback in the server log, no dialog."""
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, f"stException shown: {exceptions.all_inner_texts()}"
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 0, f"st.error shown: {errors.all_inner_texts()}"
+    log = watch.new_server_log()
+    assert "Traceback" not in log, f"the server logged a traceback:\n{log[-3000:]}"
+    assert not watch.dialogs, f"dialogs opened: {watch.dialogs}"
+
+
+def report(timings, name: str, seconds: float) -> None:
+    timings[name] = seconds
+    print(f"  {name}: {seconds:.2f} s from commit to drawn")
+
+
+# ------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=lambda p: p.name)
+def test_page_follows_a_new_prompt(page, watch, app_page, screenshots, timings):
+    open_page(page, app_page)
+    assert page.title() == "Inside a language model"
+    committed = commit_prompt(page, PROMPT)
+    wait_for_rerun(page, PROMPT)
+    assert url_text(page) == PROMPT, f"the prompt is not in the URL: {page.url}"
+    if app_page.has_charts:
+        main_text_contains(page, PROMPT_MARKER)
+        charts = wait_for_charts(page)
+        report(timings, app_page.name, time.perf_counter() - committed)
+        assert charts >= 1
+    else:
+        page.get_by_role("heading", name="Inside a language model").wait_for()
+        report(timings, app_page.name, time.perf_counter() - committed)
+    assert page.locator(TEXTAREA).input_value() == PROMPT
+    assert_healthy(page, watch)
+    screenshot(page, screenshots / f"{app_page.name}.png")
+
+    if app_page.name == "attention":
+        page.get_by_role("tab", name="All heads of the layer").click()
+        wait_for_charts(page)
+        screenshot(page, screenshots / "attention-all-heads.png")
+        started = time.perf_counter()
+        frame = wait_for_bertviz(page, HEAD_VIEW, PROMPT_MARKER)
+        report(timings, "attention BertViz head view (tab click)", time.perf_counter() - started)
+        assert frame.locator("svg text").count() >= 2 * len(PROMPT.split())
+        screenshot(page, screenshots / "attention-bertviz-head.png")
+        wait_for_bertviz(page, MODEL_VIEW, PROMPT_MARKER)
+        screenshot(page, screenshots / "attention-bertviz-model.png")
+        assert_healthy(page, watch)
+
+
+@pytest.mark.parametrize("app_page", [BY_NAME["home"], BY_NAME["attention"], BY_NAME["loss"]], ids=lambda p: p.name)
+def test_shared_link_fills_the_textarea(page, watch, app_page):
+    open_page(page, app_page, "?text=Once%20upon%20a%20time")
+    assert page.locator(TEXTAREA).input_value() == SHARED_TEXT
+    assert url_text(page) == SHARED_TEXT
+    if app_page.has_charts:
+        main_text_contains(page, "time")  # the last token: every page with charts shows it
+    assert_healthy(page, watch)
+
+
+@pytest.mark.parametrize("name", ["attention", "loss", "tokenization"])
+def test_hostile_prompt_is_shown_as_text(page, watch, name, screenshots, timings):
+    app_page = BY_NAME[name]
+    open_page(page, app_page)
+    title = page.title()
+    committed = commit_prompt(page, HOSTILE)
+    wait_for_rerun(page, HOSTILE)
+    main_text_contains(page, HOSTILE_MARKER)
+    wait_for_charts(page)
+    report(timings, f"{name} (hostile prompt)", time.perf_counter() - committed)
+    if name == "attention":
+        screenshot(page, screenshots / "attention-hostile-heatmap.png")  # 50 tokens: are all of them labelled?
+        for tab in (HEAD_VIEW, MODEL_VIEW):
+            frame = wait_for_bertviz(page, tab, HOSTILE_MARKER)
+            assert frame.locator('img[src="x"]').count() == 0, f"an <img> from the prompt got into the {tab} iframe"
+        page.get_by_role("tab", name=HEAD_VIEW).click()
+    page.wait_for_timeout(500)  # give an injected script a moment to fire
+    assert page.locator('img[src="x"]').count() == 0, "an <img> from the prompt got into the page"
+    assert page.title() == title
+    assert url_text(page) == HOSTILE
+    assert_healthy(page, watch)
+    screenshot(page, screenshots / f"{name}-hostile.png")
+
+
+@pytest.mark.parametrize("name", ["attention", "loss"])
+def test_empty_prompt_shows_a_hint(page, watch, name, screenshots):
+    open_page(page, BY_NAME[name])
+    commit_prompt(page, "")
+    wait_for_rerun(page, "")
+    hint = page.locator('[data-testid="stAlertContentInfo"]')
+    hint.first.wait_for(timeout=RUN_TIMEOUT)
+    assert "text" in hint.first.inner_text().lower(), hint.first.inner_text()
+    assert page.locator(f"{PLOT} >> visible=true").count() == 0, "a chart of the old text is still shown"
+    assert_healthy(page, watch)
+    if name == "attention":
+        screenshot(page, screenshots / "attention-empty.png")
+
+
+@pytest.mark.parametrize("name", OTHER_PAGES)
+def test_other_pages_render(page, watch, name, screenshots, timings):
+    """A smoke test of the pages beyond the four steps: they draw the shared prompt without errors."""
+    page.goto(f"/{name}?text=The%20little%20dog%20ran%20into%20the%20garden", timeout=RUN_TIMEOUT)
+    wait_until_idle(page)
+    if name == "generation":
+        started = time.perf_counter()
+        page.get_by_role("button", name=re.compile(r"^Run \d+ steps$")).click()
+        wait_for_charts(page)
+        report(timings, f"{name} (run 10 steps)", time.perf_counter() - started)
+    else:
+        main_text_contains(page, PROMPT_MARKER)
+        wait_for_charts(page)
+    assert_healthy(page, watch)
+    screenshot(page, screenshots / f"{name}.png")
+
+
+def test_shared_link_on_a_freshly_started_server(browser, fresh_server):
+    """A link to a page (not to home) must work as the very first request after the server starts."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{fresh_server}/attention?text=Once%20upon%20a%20time", timeout=RUN_TIMEOUT)
+        page.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+        page.get_by_role("heading", name="2 · Attention").wait_for(timeout=RUN_TIMEOUT)
+        try:
+            page.locator(TEXTAREA).wait_for(timeout=20_000)
+        except PlaywrightTimeout:
+            pytest.fail("no sidebar: the page ran without app.py")
+        assert page.locator(TEXTAREA).input_value() == SHARED_TEXT
+        wait_for_charts(page)
+    finally:
+        context.close()
