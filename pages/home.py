@@ -13,7 +13,7 @@ st.markdown(
 STAGES = [  # (stage, what happens, page or None)
     ("Text", "the characters you typed", None),
     ("Tokens", "the text cut into pieces from a fixed vocabulary, each with an id", "pages/tokenization.py"),
-    ("Embeddings", "each id looked up as a vector, plus a vector for its position", None),
+    ("Embeddings", "each id looked up as a vector, plus a vector for its position", "pages/embeddings.py"),
     ("Attention blocks", "N × (masked self-attention → MLP): each token gathers information from earlier ones", "pages/attention.py"),
     ("Logits", "the final norm and output layer score every token of the vocabulary", "pages/next_token.py"),
     ("Softmax → next token", "scores become probabilities; one token is picked", "pages/next_token.py"),
@@ -28,6 +28,18 @@ for index, (column, (stage, explanation, page)) in enumerate(zip(columns, STAGES
         if page:
             st.page_link(page, label="Open", icon=":material/arrow_forward:")
 st.caption("text → tokens → embeddings → attention blocks → logits → softmax → next token, and its loss")
+
+st.subheader("Go deeper")
+DEEPER = [  # (page, what it answers)
+    ("pages/attention_steps.py", "Attention, step by step", "every number of one head, from q·k to the output"),
+    ("pages/logit_lens.py", "Logit lens", "what the model would predict if it stopped after each layer"),
+    ("pages/generation.py", "Generation", "greedy, sampling and beam search, one token at a time"),
+    ("pages/gpt_vs_bert.py", "GPT vs BERT", "masked (causal) against bidirectional attention, and fill-in-the-blank"),
+]
+for column, (page, title, question) in zip(st.columns(len(DEEPER)), DEEPER):
+    with column.container(border=True):
+        st.page_link(page, label=title, icon=":material/arrow_forward:")
+        st.caption(question)
 
 model = active_model()
 config = model.model.config

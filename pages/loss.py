@@ -4,7 +4,7 @@ import streamlit as st
 
 from explainer import loss, plots
 from explainer.token_html import legend, token_chips
-from pages.shared import active_model, cached_analysis, chart, page_analysis, page_header
+from pages.shared import cached_analysis, chart, page_analysis, page_header
 
 FACTORS_SHOWN = 6
 
@@ -60,7 +60,7 @@ st.dataframe(
 
 st.subheader("Compare two texts")
 st.caption("The same model scores two texts; the less expected one has the higher loss.")
-model_name = active_model().spec.name
+model_name = analysis.model_name
 sides = st.columns(2)
 for side, (key, default) in zip(sides, (("compare_a", "The cat is on the roof"), ("compare_b", "The cat is on the democracy"))):
     with side:

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from explainer import plots, prediction
-from pages.shared import active_model, chart, page_analysis, page_header
+from pages.shared import cached_model, chart, page_analysis, page_header
 
 page_header("3 · Next token", "What does the model think comes next, and how sure is it?")
 analysis = page_analysis()
-tokenizer = active_model().tokenizer
+tokenizer = cached_model(analysis.model_name).tokenizer
 
 if analysis.kind == "masked":
     shown = analysis.tokens.display[analysis.prediction_position]
