@@ -1,5 +1,8 @@
 """Every page runs in Streamlit's AppTest and shows the explainer's own numbers."""
 
+import re
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -10,6 +13,13 @@ from pages.shared import OTHER_MODEL
 from tests.app_harness import APP, PROMPT, metric, open_page
 
 PAGES = ["pages/home.py", "pages/tokenization.py", "pages/attention.py", "pages/next_token.py", "pages/loss.py"]
+ALL_PAGES = re.findall(r'st\.Page\("(pages/\w+\.py)"', Path(APP).read_text())  # every page app.py declares
+HARD_TEXTS = {
+    "emoji and Chinese": "大家好 😀👩‍👩‍👧 the cat 🏳️‍🌈 是",
+    "control characters": "a\x00b\x01\x07\x1b[31m red\u202e\ttab\r\nline",
+    "HTML and JS": "</script><script>alert(1)</script><img src=x onerror=alert(2)> {{7*7}} javascript:alert(3)",
+    "huge paste": "It was a fine day, and Emma walked to Hartfield. " * 2000,  # 100,000 characters
+}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -87,6 +97,20 @@ def test_empty_prompt_gives_a_friendly_hint(page, blank):
     app = open_page(page, prompt=blank)
     assert not app.exception and not app.error
     assert any("Type some text" in info.value for info in app.info)
+
+
+def test_app_declares_every_page_file():
+    assert sorted(ALL_PAGES) == sorted(str(p.relative_to(Path(APP).parent)) for p in Path(APP).parent.glob("pages/*.py")
+                                       if p.name != "shared.py")
+
+
+@pytest.mark.parametrize("text", HARD_TEXTS.values(), ids=HARD_TEXTS.keys())
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_every_page_takes_hard_text_without_a_traceback(page, text):
+    app = open_page(page, prompt=text)
+    assert not app.exception
+    assert not app.error
+    assert app.title and app.title[0].value  # the page drew, and did not stop at an error
 
 
 def test_long_text_shows_a_truncation_notice():
