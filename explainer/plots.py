@@ -207,12 +207,18 @@ def generated_probabilities(tokens: list[str], picked: list[float], model: list[
 
 
 def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: list[str], title: str) -> go.Figure:
-    """A rectangular attention map (rows attend to columns), e.g. generated tokens over the whole text."""
-    rows = [f"{i}: {_label(t)}" for i, t in enumerate(row_labels)]
+    """A rectangular attention map (rows attend to columns), e.g. generated tokens over the whole text.
+
+    Row r is the token at text position ``len(column_labels) - len(row_labels) + r``; the columns after
+    it are the future a causal model may not see, drawn grey.
+    """
+    first = len(column_labels) - len(row_labels)
+    future = np.arange(len(column_labels))[None, :] > first + np.arange(len(row_labels))[:, None]  # (R, C)
+    rows = [f"{first + i}: {_label(t)}" for i, t in enumerate(row_labels)]
     columns = [f"{i}: {_label(t)}" for i, t in enumerate(column_labels)]
     figure = go.Figure(
         go.Heatmap(
-            z=matrix,
+            z=np.where(future, np.nan, matrix),
             customdata=np.array([[[r, c] for c in columns] for r in rows]),
             hovertemplate="%{customdata[0]} attends to %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
             colorscale=ATTENTION_SCALE,
@@ -222,11 +228,12 @@ def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: lis
         )
     )
     figure.update_layout(
-        title=title,
-        height=max(260, 26 * len(rows) + 200),
-        xaxis={**_ticks(column_labels), "side": "top", "tickangle": -60},
-        yaxis={**_ticks(row_labels), "autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title={"text": title, "x": 0, "y": 0.995, "yref": "container", "yanchor": "top"},
+        height=max(300, 26 * len(rows) + 240),
+        plot_bgcolor=MASKED_COLOUR,
+        xaxis={**_ticks(column_labels), "side": "top", "tickangle": -60, "showgrid": False},
+        yaxis={**_ticks(row_labels), "autorange": "reversed", "showgrid": False},
+        margin={"l": 10, "r": 10, "t": 130, "b": 10},
     )
     return figure
 

@@ -34,7 +34,7 @@ page_header("Generation", "How does a model write a whole sentence, one token at
 model = active_model()
 prompt = st.session_state.get("prompt", "")
 
-left, right = st.columns([1, 2])
+left, right = st.columns([1, 1], gap="large")
 with left:
     strategy = st.radio("Strategy", list(STRATEGIES), format_func=STRATEGIES.get, horizontal=True)
     settings = SamplingSettings()
@@ -50,9 +50,9 @@ with left:
         seed = 0
     if strategy == "beam":
         beams = st.slider("Beams", 2, 8, 3, help="How many partial sentences are kept at every step.")
-    step_column, run_column, reset_column = st.columns(3)
+    count = st.number_input("Steps per run", 1, MAX_STEPS, 10)
+    step_column, run_column, reset_column = st.columns([1, 1.4, 1])
     step_column.button("Step", on_click=_add_steps, args=(1,), type="primary", width="stretch")
-    count = run_column.number_input("N", 1, MAX_STEPS, 10, label_visibility="collapsed")
     run_column.button(f"Run {count} steps", on_click=_add_steps, args=(int(count),), width="stretch")
     reset_column.button("Reset", on_click=_reset, width="stretch")
 with right:

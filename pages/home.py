@@ -20,14 +20,18 @@ STAGES = [  # (stage, what happens, page or None)
     ("Loss", "−log p of the token that really came next; its mean is the loss, exp of it the perplexity", "pages/loss.py"),
 ]
 
-columns = st.columns(len(STAGES))
-for index, (column, (stage, explanation, page)) in enumerate(zip(columns, STAGES)):
-    with column.container(border=True, height=220):
-        st.markdown(f"**{index + 1}. {stage}**")
-        st.caption(explanation)
-        if page:
-            st.page_link(page, label="Open", icon=":material/arrow_forward:")
-st.caption("text → tokens → embeddings → attention blocks → logits → softmax → next token, and its loss")
+PIPELINE = "digraph {{ rankdir=LR; bgcolor=transparent; node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef7\", color=\"#4c78a8\", fontname=sans]; {} }}"
+st.graphviz_chart(PIPELINE.format(" -> ".join(f'"{i + 1}. {stage}"' for i, (stage, _, _) in enumerate(STAGES))))
+CARDS_PER_ROW = 4
+for first in range(0, len(STAGES), CARDS_PER_ROW):
+    for number, column, (stage, explanation, page) in zip(
+        range(first + 1, len(STAGES) + 1), st.columns(CARDS_PER_ROW), STAGES[first:first + CARDS_PER_ROW]
+    ):
+        with column.container(border=True, height="stretch"):
+            st.markdown(f"**{number}. {stage}**")
+            st.caption(explanation)
+            if page:
+                st.page_link(page, label="Open", icon=":material/arrow_forward:")
 
 st.subheader("Go deeper")
 DEEPER = [  # (page, what it answers)
@@ -45,9 +49,9 @@ model = active_model()
 config = model.model.config
 parameters = sum(p.numel() for p in model.model.parameters())
 st.subheader("The model you are looking at")
-left, middle, right, last = st.columns(4)
+left, middle, right, last = st.columns([2, 1, 1, 1])
 left.metric("Model", model.spec.name)
 middle.metric("Parameters", f"{parameters / 1e6:.1f} M")
-right.metric("Context", f"{model.context_length} tokens")
-last.metric("Vocabulary", f"{len(model.tokenizer):,} tokens")
+right.metric("Context (tokens)", f"{model.context_length:,}")
+last.metric("Vocabulary (tokens)", f"{len(model.tokenizer):,}")
 st.caption(model.spec.description)

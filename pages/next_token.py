@@ -64,14 +64,16 @@ def _append_sampled(seed: int) -> None:
 
 
 if analysis.kind == "causal":
-    pick, add, roll = st.columns([3, 1, 2])
-    choice = pick.selectbox("Token", list(table["id"]), format_func=lambda i: table.set_index("id").loc[i, "token"],
-                            label_visibility="collapsed")
+    pick, add, seed_box, roll = st.columns([3, 1, 1, 2], vertical_alignment="bottom")
+    choice = pick.selectbox("Token to append", list(table["id"]), format_func=lambda i: table.set_index("id").loc[i, "token"])
     add.button("Append", on_click=_append, args=(int(choice),), type="primary", width="stretch")
-    seed = roll.number_input("Seed", 0, 10_000, 0, label_visibility="collapsed")
+    seed = seed_box.number_input("Random seed", 0, 10_000, 0, help="The same seed and settings always draw the same token.")
     roll.button("Sample one with these settings", on_click=_append_sampled, args=(int(seed),), width="stretch")
     if problem := st.session_state.pop("append_problem", None):
         st.warning(problem)
-    st.caption("Appending changes the text in the sidebar, so every page follows. Sampling draws from the red bars.")
+    st.caption(
+        "Appending changes the text in the sidebar, so every page follows. Sampling draws from the "
+        + ("red bars: the distribution after temperature, top-k and top-p." if reshaped else "softmax above.")
+    )
 else:
     st.caption("Walking forward needs a causal model such as tiny-gpt-austen.")
