@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from explainer import plots
 from explainer.analysis import analyze
 from explainer.attention_steps import MASKED_TEXT, key_table, multi_head_table, query_and_keys, show_work, values_and_output
-from tests.app_harness import APP, open_page, open_with_model, tiny_llama
+from tests.app_harness import open_page, open_with_model, tiny_llama
 
 TEXT = "It is a truth universally acknowledged, that a single man"
 BERT_TEXT = "She was the [MASK] of the family, and everybody knew it."
@@ -160,11 +160,7 @@ def test_the_page_shows_the_explainers_numbers(gpt):
 
 
 def test_the_page_works_on_the_masked_model(bert):
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.run()
-    app.sidebar.selectbox(key="model_choice").set_value("tiny-bert-austen")
-    app.sidebar.text_area(key="prompt").set_value(BERT_TEXT)
-    app.switch_page("pages/attention_steps.py").run()
+    app = open_page("pages/attention_steps.py", BERT_TEXT, model="tiny-bert-austen")
     assert not app.exception and not app.error
     analysis = analyze(bert, BERT_TEXT)
     np.testing.assert_allclose(shown_weights(app), analysis.attentions[0, 0, len(analysis.tokens) // 2], atol=1e-5)

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 from transformers import OPTConfig, OPTForCausalLM
 
 from explainer.analysis import analyze
 from explainer.logit_lens import layer_logits, lens_table, logit_lens
 from explainer.models import LoadedModel, ModelSpec
 from explainer.prediction import token_label
-from tests.app_harness import APP, open_page, open_with_model, tiny_llama
+from tests.app_harness import open_page, open_with_model, tiny_llama
 
 PROMPT = "It is a truth universally acknowledged, that a single man"
 MASKED_PROMPT = "She was the [MASK] of the family."
@@ -138,11 +137,7 @@ def test_page_shows_the_lens_of_the_last_position(gpt):
 
 
 def test_page_on_the_masked_model(bert):
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.run()
-    app.sidebar.selectbox(key="model_choice").set_value("tiny-bert-austen")
-    app.sidebar.text_area(key="prompt").set_value(MASKED_PROMPT)
-    app.switch_page("pages/logit_lens.py").run()
+    app = open_page("pages/logit_lens.py", MASKED_PROMPT, model="tiny-bert-austen")
     assert not app.exception and not app.error
     analysis = analyze(bert, MASKED_PROMPT)
     assert app.selectbox[0].value == analysis.prediction_position  # the [MASK]
