@@ -8,6 +8,7 @@ Server logs and screenshots go to ``test-output/``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -172,7 +173,10 @@ def timings(request) -> dict[str, float]:
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    """Print the timings; write them as JSON too when $PAGE_TIMINGS_JSON names a file (see bench/page_updates.py)."""
     measured = config.stash.get(TIMINGS, None)
+    if measured and os.environ.get("PAGE_TIMINGS_JSON"):
+        Path(os.environ["PAGE_TIMINGS_JSON"]).write_text(json.dumps(measured, indent=1))
     if measured:
         terminalreporter.section("browser: seconds from committing a prompt to the page drawn")
         for name, seconds in measured.items():
