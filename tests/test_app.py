@@ -14,10 +14,14 @@ from tests.app_harness import APP, PROMPT, metric, open_page
 
 PAGES = ["pages/home.py", "pages/tokenization.py", "pages/attention.py", "pages/next_token.py", "pages/loss.py"]
 ALL_PAGES = re.findall(r'st\.Page\("(pages/\w+\.py)"', Path(APP).read_text())  # every page app.py declares
-HARD_TEXTS = {
+HARD_TEXTS = {  # lone surrogates can't reach a page (Streamlit's protocol is UTF-8): test_analysis covers them
     "emoji and Chinese": "大家好 😀👩‍👩‍👧 the cat 🏳️‍🌈 是",
     "control characters": "a\x00b\x01\x07\x1b[31m red\u202e\ttab\r\nline",
     "HTML and JS": "</script><script>alert(1)</script><img src=x onerror=alert(2)> {{7*7}} javascript:alert(3)",
+    "right-to-left": "مرحبا بالعالم، שלום עולם \u202b mixed עם English",
+    "special tokens": "<|endoftext|> [MASK] [CLS] [SEP] [PAD] [UNK] <s></s>",
+    "Markdown and LaTeX": "# Title\n**bold** `code` $$\\frac{1}{0}$$ $x^2$ | a | b |\n|---|---|\n```\nunclosed",
+    "one 5,000-character word": "Supercalifragilistic" * 250,
     "huge paste": "It was a fine day, and Emma walked to Hartfield. " * 2000,  # 100,000 characters
 }
 
