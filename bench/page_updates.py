@@ -1,10 +1,12 @@
-"""Benchmark what a user waits for: seconds from committing a prompt to the page drawn, in headless Chromium.
+"""Benchmark what a user waits for, in headless Chromium against `streamlit run app.py`.
 
     python bench/page_updates.py      # writes bench/results/page_updates.json
 
-Runs the timed browser tests (tests/browser) once against a fresh server; each
-figure is one measurement from Ctrl+Enter in the sidebar to every visible
-Plotly chart having drawn its SVG (the model already loaded by a warm-up).
+- cold start: from launching the server to the home page drawn (model loaded);
+- per page: seconds from Ctrl+Enter in the sidebar to every visible Plotly chart drawn,
+  the median of REPEATS prompts, against the same for bench/floor_app.py, a page
+  that redraws one Plotly chart and runs no model: the framework's floor;
+- the server's resident memory (RSS) idle, and after SESSIONS browser sessions.
 """
 
 from __future__ import annotations
@@ -12,27 +14,108 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
+import re
+import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULT = ROOT / "bench" / "results" / "page_updates.json"
-TIMED_TESTS = "test_page_follows_a_new_prompt or test_a_long_text_still_renders or test_hostile_prompt_is_shown_as_text"
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.browser.driver import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RUN_TIMEOUT,
+    TEXTAREA,
+    VIEWPORT,
+    commit_prompt,
+    rss_mb,
+    streamlit_server,
+    wait_for_charts,
+    wait_for_rerun,
+    wait_until_idle,
+)
+
+PAGES = ["tokenization", "embeddings", "attention", "attention_steps", "next_token", "loss",
+         "gpt_vs_bert", "generation", "logit_lens"]
+PROMPTS = ["The little dog ran into the garden", "Once upon a time there was a king",
+           "It is a truth universally acknowledged", "She walked to the village in the rain",
+           "Mr. Darcy said nothing at all"]
+REPEATS = 5
+SESSIONS = 20
+LOGS = ROOT / "test-output"
+
+
+def time_updates(browser, url: str, path: str) -> list[float]:
+    """Open ``url/path``, then type each prompt; return the seconds from commit to drawn for each."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(RUN_TIMEOUT)
+    page.goto(f"{url}/{path}")
+    wait_until_idle(page)
+    if path == "generation":
+        page.get_by_role("button", name=re.compile(r"^Run \d+ steps$")).click()
+    wait_for_charts(page)
+    seconds = []
+    for prompt in PROMPTS[:REPEATS]:
+        committed = commit_prompt(page, prompt)
+        wait_for_rerun(page, prompt)
+        wait_for_charts(page)
+        seconds.append(time.perf_counter() - committed)
+    context.close()
+    return seconds
 
 
 def main() -> None:
-    timings = ROOT / "test-output" / "page_timings.json"
-    timings.parent.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "pytest", "tests/browser", "-q", "-k", TIMED_TESTS]
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "PAGE_TIMINGS_JSON": str(timings)})
-    result = {
-        "command": "python bench/page_updates.py",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "seconds_from_commit_to_drawn": json.loads(timings.read_text()),
-    }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=1))
+    LOGS.mkdir(exist_ok=True)
+    result = {"command": "python bench/page_updates.py",
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "repeats": REPEATS}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+        with streamlit_server(LOGS / "bench-floor.log", "bench/floor_app.py") as (url, _):
+            time_updates(browser, url, "")  # warm-up
+            floor = time_updates(browser, url, "")
+        result["floor_seconds"] = round(statistics.median(floor), 3)
+
+        launched = time.perf_counter()
+        with streamlit_server(LOGS / "bench-app.log") as (url, server):
+            context = browser.new_context(viewport=VIEWPORT)
+            home = context.new_page()
+            home.goto(url, timeout=RUN_TIMEOUT)
+            wait_until_idle(home)
+            home.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=RUN_TIMEOUT)
+            result["cold_start_seconds"] = round(time.perf_counter() - launched, 2)
+            result["rss_mb_idle"] = round(rss_mb(server.pid), 1)
+
+            pages = {}
+            for path in PAGES:
+                median = statistics.median(time_updates(browser, url, path))
+                pages[path] = {"seconds": round(median, 3), "times_floor": round(median / result["floor_seconds"], 2)}
+            result["pages"] = pages
+
+            sessions = [browser.new_context(viewport=VIEWPORT) for _ in range(SESSIONS)]
+            for number, session in enumerate(sessions):
+                tab = session.new_page()
+                tab.goto(f"{url}/attention", timeout=RUN_TIMEOUT)
+                tab.locator(TEXTAREA).wait_for(timeout=RUN_TIMEOUT)
+                prompt = f"Session {number} asks what comes after the"
+                commit_prompt(tab, prompt)
+                wait_for_rerun(tab, prompt)
+                wait_for_charts(tab)
+            result[f"rss_mb_after_{SESSIONS}_sessions"] = round(rss_mb(server.pid), 1)
+            for session in sessions:
+                session.close()
+            context.close()
+        browser.close()
+
+    out = ROOT / "bench" / "results" / "page_updates.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 

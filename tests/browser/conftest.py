@@ -8,35 +8,15 @@ Server logs and screenshots go to ``test-output/``.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_TIMEOUT, VIEWPORT, streamlit_server
+
 OUTPUT = ROOT / "test-output"
 SCREENSHOTS = OUTPUT / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers "ok"
-VIEWPORT = {"width": 1400, "height": 1000}
 TIMINGS = pytest.StashKey[dict]()
 
 
@@ -62,58 +42,10 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def server_log() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT / "streamlit-server.log"
-
-
-@contextmanager
-def streamlit_server(log_path: Path):
-    """Run ``streamlit run app.py`` on a free port; yield its base URL; stop its whole process group."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while not _healthy(url):
-                if process.poll() is not None:
-                    pytest.fail(f"streamlit exited with code {process.returncode}; see {log_path}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT} s; see {log_path}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +54,7 @@ def app_url(server_log: Path, browser):
 
     The warm-up loads the model, so that the timings of the tests don't include it.
     """
-    with streamlit_server(server_log) as url:
+    with streamlit_server(server_log) as (url, _):
         context = browser.new_context(viewport=VIEWPORT)
         try:
             page = context.new_page()
@@ -140,7 +72,7 @@ def app_url(server_log: Path, browser):
 def fresh_server(browser):
     """A second server that no page has been opened on yet (for the one test that needs that)."""
     OUTPUT.mkdir(exist_ok=True)
-    with streamlit_server(OUTPUT / "streamlit-fresh-server.log") as url:
+    with streamlit_server(OUTPUT / "streamlit-fresh-server.log") as (url, _):
         yield url
 
 
@@ -173,10 +105,7 @@ def timings(request) -> dict[str, float]:
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Print the timings; write them as JSON too when $PAGE_TIMINGS_JSON names a file (see bench/page_updates.py)."""
     measured = config.stash.get(TIMINGS, None)
-    if measured and os.environ.get("PAGE_TIMINGS_JSON"):
-        Path(os.environ["PAGE_TIMINGS_JSON"]).write_text(json.dumps(measured, indent=1))
     if measured:
         terminalreporter.section("browser: seconds from committing a prompt to the page drawn")
         for name, seconds in measured.items():

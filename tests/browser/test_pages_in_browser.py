@@ -16,9 +16,21 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from tests.browser.driver import (
+    APP_IDLE,
+    PLOT,
+    RUN_TIMEOUT,
+    TEXTAREA,
+    commit_prompt,
+    main_text_contains,
+    url_text,
+    wait_for_charts,
+    wait_for_rerun,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -27,12 +39,6 @@ PROMPT_MARKER = "garden"  # one whole token of PROMPT for the embedded GPT: the 
 SHARED_TEXT = "Once upon a time"
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> javascript:alert(3)"
 HOSTILE_MARKER = "cri"  # a token of HOSTILE ("s", "cri", "pt"); the attention heatmap labels only every other token of it
-
-RUN_TIMEOUT = 90_000  # ms: the CPU is shared with model training, so be generous
-TEXTAREA = 'textarea[aria-label="Your text"]'
-APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-PLOT = ".js-plotly-plot"
-PLOT_DRAWN = ".js-plotly-plot .main-svg"
 HEAD_VIEW, MODEL_VIEW = "BertViz: head view", "BertViz: model view"  # the attention page's tabs
 
 
@@ -88,36 +94,6 @@ def watch(page, server_log) -> Watch:
     return watched
 
 
-def wait_until_idle(page, timeout: float = RUN_TIMEOUT) -> None:
-    """Wait until the app is connected and no script run is going on."""
-    page.wait_for_selector(APP_IDLE, timeout=timeout)
-    page.locator(TEXTAREA).wait_for(state="visible", timeout=timeout)
-
-
-def main_text_contains(page, text: str, timeout: float = RUN_TIMEOUT) -> None:
-    """Wait until the page body (HTML, Plotly SVG text) shows ``text``."""
-    page.wait_for_function(
-        "text => (document.querySelector('[data-testid=\"stMain\"]') || {textContent: ''}).textContent.includes(text)",
-        arg=text,
-        timeout=timeout,
-    )
-
-
-def wait_for_charts(page, timeout: float = RUN_TIMEOUT) -> int:
-    """Wait until every Plotly chart that is not in a hidden tab has drawn its SVG; return how many."""
-    page.wait_for_function(
-        f"""() => {{
-            const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
-            return shown.length > 0 && shown.every(p => {{
-                const svg = p.querySelector('.main-svg');
-                return svg && svg.getBoundingClientRect().width > 0;
-            }});
-        }}""",
-        timeout=timeout,
-    )
-    return page.locator(f"{PLOT_DRAWN} >> visible=true").count()
-
-
 def open_page(page, app_page: AppPage, query: str = "") -> None:
     """Open a page and wait until it has drawn; on the generation page, run its steps so that there are charts."""
     page.goto(app_page.path + query, timeout=RUN_TIMEOUT)
@@ -126,28 +102,6 @@ def open_page(page, app_page: AppPage, query: str = "") -> None:
         page.get_by_role("button", name=re.compile(r"^Run \d+ steps$")).click()
     if app_page.has_charts:
         wait_for_charts(page)
-
-
-def commit_prompt(page, text: str) -> float:
-    """Type ``text`` into the sidebar and commit it with Ctrl+Enter; return the commit time."""
-    box = page.locator(TEXTAREA)
-    box.fill(text)
-    committed = time.perf_counter()
-    box.press("Control+Enter")
-    return committed
-
-
-def url_text(page) -> str | None:
-    values = parse_qs(urlparse(page.url).query, keep_blank_values=True).get("text")
-    return values[0] if values else None
-
-
-def wait_for_rerun(page, text: str) -> None:
-    """Wait until the app has taken ``text`` (it is then in the URL) and its run has finished."""
-    page.wait_for_function(
-        "text => new URLSearchParams(location.search).get('text') === text", arg=text, timeout=RUN_TIMEOUT
-    )
-    page.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
 
 
 def wait_for_bertviz(page, view_tab: str, marker: str):

@@ -1,0 +1,105 @@
+"""Benchmark the explainer's overhead: the full analysis against the bare forward pass it wraps.
+
+    python bench/analysis_overhead.py     # writes bench/results/analysis_overhead.json
+
+For each model and text length, both are timed on the same token ids in the
+same run, interleaved, and the median of REPEATS runs is kept:
+
+- bare:     model(ids, output_attentions=True, output_hidden_states=True)
+- analysis: explainer.analysis.analyze(model, text), which tokenizes, runs that
+            forward pass and derives losses, ranks and probabilities.
+
+Models: the embedded GPT (context 256) and a randomly initialised model with
+GPT-2 small's shape (12 layers, 12 heads, 768 dims, 50,257 logits; no
+download needed), read with the embedded tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+from explainer.analysis import analyze  # noqa: E402
+from explainer.models import EMBEDDED_GPT, LoadedModel, ModelSpec, load_model  # noqa: E402
+
+LENGTHS = (16, 64, 256, 1024)
+REPEATS = 5
+SOURCE = (ROOT / "models" / EMBEDDED_GPT / "README.md").read_text() * 40  # plenty of English to cut from
+
+
+def gpt2_small_shape(tokenizer) -> LoadedModel:
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257,
+                        attn_implementation="eager")
+    return LoadedModel(ModelSpec("random GPT-2 small shape", "causal", "benchmark only"), tokenizer,
+                       GPT2LMHeadModel(config).eval(), 0.0)
+
+
+def text_of(tokenizer, length: int) -> tuple[str, torch.Tensor]:
+    """A text that tokenizes to exactly ``length`` tokens, and those ids (1, T)."""
+    ids = tokenizer(SOURCE, add_special_tokens=False)["input_ids"]
+    for cut in range(length, length + 20):
+        text = tokenizer.decode(ids[:cut])
+        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(encoded) == length:
+            return text, torch.tensor([encoded])
+    raise RuntimeError(f"no text of exactly {length} tokens")
+
+
+def measure(loaded: LoadedModel, length: int) -> dict:
+    text, ids = text_of(loaded.tokenizer, length)
+
+    def bare():
+        with torch.no_grad():
+            loaded.model(input_ids=ids, output_attentions=True, output_hidden_states=True)
+
+    def full():
+        analysis = analyze(loaded, text)
+        assert len(analysis.tokens) == length and not analysis.truncated
+
+    bare(), full()  # warm-up
+    bare_times, full_times = [], []
+    for _ in range(REPEATS):
+        for action, times in ((bare, bare_times), (full, full_times)):
+            started = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - started)
+    bare_s, full_s = statistics.median(bare_times), statistics.median(full_times)
+    return {"tokens": length, "bare_forward_ms": round(bare_s * 1000, 2), "analysis_ms": round(full_s * 1000, 2),
+            "ratio": round(full_s / bare_s, 3)}
+
+
+def main() -> None:
+    embedded = load_model(EMBEDDED_GPT)
+    models = [embedded, gpt2_small_shape(embedded.tokenizer)]
+    result = {
+        "command": "python bench/analysis_overhead.py",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} threads",
+        "repeats": REPEATS,
+        "goal": "analysis at most 1.3 x the bare forward",
+        "models": {},
+    }
+    for loaded in models:
+        rows = [measure(loaded, n) for n in LENGTHS if n <= loaded.context_length]
+        result["models"][loaded.spec.name] = rows
+        for row in rows:
+            print(loaded.spec.name, row, flush=True)
+    out = ROOT / "bench" / "results" / "analysis_overhead.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
