@@ -24,6 +24,7 @@ from tests.browser.driver import (
     PLOT,
     RUN_TIMEOUT,
     TEXTAREA,
+    VIEWPORT,
     commit_prompt,
     main_text_contains,
     url_text,
@@ -264,3 +265,29 @@ def test_shared_link_on_a_freshly_started_server(browser, fresh_server):
         wait_for_charts(page)
     finally:
         context.close()
+
+
+def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
+    """Two students type at the same moment: each sees only their own text and its results."""
+    prompts = {"first": ("Marianne played the pianoforte", "pianoforte"), "second": ("Catherine read a horrid novel", "horrid")}
+    contexts = {name: browser.new_context(viewport=VIEWPORT, base_url=app_url) for name in prompts}
+    try:
+        tabs = {name: context.new_page() for name, context in contexts.items()}
+        for tab in tabs.values():
+            open_page(tab, BY_NAME["loss"])
+        for name, tab in tabs.items():
+            commit_prompt(tab, prompts[name][0])  # both runs are under way together
+        for name, tab in tabs.items():
+            text, marker = prompts[name]
+            wait_for_rerun(tab, text)
+            main_text_contains(tab, marker)
+            wait_for_charts(tab)
+        for name, tab in tabs.items():
+            other = next(p for p in prompts if p != name)
+            main = tab.locator('[data-testid="stMain"]').inner_text()
+            assert tab.locator(TEXTAREA).input_value() == prompts[name][0]
+            assert url_text(tab) == prompts[name][0]
+            assert prompts[other][1] not in main, f"the {name} session shows the {other} session's text"
+    finally:
+        for context in contexts.values():
+            context.close()
