@@ -1,6 +1,6 @@
 """Build the two embedded models from scratch, on CPU, with a fixed seed.
 
-    python scripts/train_embedded.py                 # both models (about 110 minutes on 2 cores)
+    python scripts/train_embedded.py                 # both models (about 90 minutes on 2 cores)
     python scripts/train_embedded.py --only gpt --gpt-minutes 5   # a quick, weaker rebuild
 
 Steps: fetch Jane Austen's novels from Debian (see explainer/corpus.py), hold
@@ -119,10 +119,10 @@ def build_bert(corpus: Corpus, train_texts, val_texts, minutes: float, steps: in
     train_ids, val_ids = encode_all(tokenizer, train_texts, None), encode_all(tokenizer, val_texts, None)
     config = BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=192,
+        hidden_size=256,
         num_hidden_layers=4,
         num_attention_heads=4,
-        intermediate_size=768,
+        intermediate_size=1024,
         max_position_embeddings=128,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -223,8 +223,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["gpt", "bert"], help="build one model only")
     parser.add_argument("--gpt-minutes", type=float, default=70.0, help="wall-clock cap for the GPT run")
     parser.add_argument("--gpt-steps", type=int, default=8000)
-    parser.add_argument("--bert-minutes", type=float, default=40.0, help="wall-clock cap for the BERT run")
-    parser.add_argument("--bert-steps", type=int, default=4000)
+    parser.add_argument("--bert-minutes", type=float, default=15.0, help="wall-clock cap for the BERT run")
+    parser.add_argument("--bert-steps", type=int, default=1500)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "austen", help="where the .deb is unpacked")
     args = parser.parse_args()
 

@@ -1,0 +1,138 @@
+"""Benchmark a classroom: SESSIONS students typing on one server at once.
+
+    python bench/classroom_load.py     # writes bench/results/classroom_load.json
+
+SESSIONS browser sessions (one headless Chromium, a context each) open the
+attention or the loss page and, for DURATION seconds, each types a new prompt,
+waits until the page has re-run and drawn its charts, then pauses 2 to 4 s.
+Reported: p50 and p95 of the seconds from commit to drawn, the updates done,
+the errors (a timeout, an exception box, an error box), and the server's peak
+resident memory (RSS, the server and its children, sampled every 0.5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+from tests.browser.driver import (  # noqa: E402
+    APP_IDLE,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PLOT,
+    RUN_TIMEOUT,
+    TEXTAREA,
+    rss_mb,
+    streamlit_server,
+)
+
+SESSIONS = 20
+DURATION = 60.0
+WORDS = "the garden house letter morning sister ball village walk rain Emma Darcy Bath fortune".split()
+CHARTS_DRAWN = f"""() => {{
+    const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
+    return shown.length > 0 && shown.every(p => {{
+        const svg = p.querySelector('.main-svg');
+        return svg && svg.getBoundingClientRect().width > 0;
+    }});
+}}"""
+
+
+async def student(browser, url: str, number: int, deadline: float, times: list[float], errors: list[str]) -> None:
+    """One session: type, wait for the charts, pause; until the deadline."""
+    rng = random.Random(number)
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(RUN_TIMEOUT)
+    path = "attention" if number % 2 == 0 else "loss"
+    try:
+        await page.goto(f"{url}/{path}")
+        await page.wait_for_selector(APP_IDLE)
+        await page.wait_for_function(CHARTS_DRAWN)
+        turn = 0
+        while time.monotonic() < deadline:
+            turn += 1
+            prompt = f"Student {number} wrote about the {rng.choice(WORDS)} and the {rng.choice(WORDS)} ({turn})"
+            box = page.locator(TEXTAREA)
+            await box.fill(prompt)
+            committed = time.perf_counter()
+            await box.press("Control+Enter")
+            try:
+                await page.wait_for_function(
+                    "text => new URLSearchParams(location.search).get('text') === text", arg=prompt)
+                await page.wait_for_selector(APP_IDLE)
+                await page.wait_for_function(CHARTS_DRAWN)
+                times.append(time.perf_counter() - committed)
+                shown = await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
+                if shown:
+                    errors.append(f"session {number}: an error box after '{prompt}'")
+            except Exception as problem:  # noqa: BLE001 - every failure is a counted error
+                errors.append(f"session {number}: {type(problem).__name__}: {str(problem)[:200]}")
+            await asyncio.sleep(rng.uniform(2.0, 4.0))
+    finally:
+        await context.close()
+
+
+async def sample_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb(pid))
+        await asyncio.sleep(0.5)
+
+
+async def run(url: str, pid: int) -> dict:
+    times: list[float] = []
+    errors: list[str] = []
+    peak = [rss_mb(pid)]
+    idle = peak[0]
+    stop = asyncio.Event()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        memory = asyncio.create_task(sample_memory(pid, peak, stop))
+        deadline = time.monotonic() + DURATION
+        await asyncio.gather(*(student(browser, url, n, deadline, times, errors) for n in range(SESSIONS)))
+        stop.set()
+        await memory
+        await browser.close()
+    ordered = sorted(times)
+    return {
+        "sessions": SESSIONS,
+        "duration_seconds": DURATION,
+        "updates": len(times),
+        "p50_seconds": round(statistics.median(ordered), 2) if ordered else None,
+        "p95_seconds": round(ordered[int(0.95 * (len(ordered) - 1))], 2) if ordered else None,
+        "max_seconds": round(ordered[-1], 2) if ordered else None,
+        "errors": len(errors),
+        "error_samples": errors[:10],
+        "rss_mb_before": round(idle, 1),
+        "rss_mb_peak": round(peak[0], 1),
+    }
+
+
+def main() -> None:
+    logs = ROOT / "test-output"
+    logs.mkdir(exist_ok=True)
+    with streamlit_server(logs / "bench-classroom.log") as (url, server):
+        result = asyncio.run(run(url, server.pid))
+    result = {"command": "python bench/classroom_load.py",
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "browser_on_the_same_machine": True, **result}
+    out = ROOT / "bench" / "results" / "classroom_load.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
