@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from pages.shared import active_model
+from pages.shared import active_model, page_header
 
-st.title("Inside a language model")
+page_header("Inside a language model", "What does a language model do with the text you type?")
 st.markdown(
     "Type any text in the sidebar. Every page shows what a real model, running here on this computer, "
     "does with **your** text, and every number comes from that model."

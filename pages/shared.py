@@ -34,21 +34,21 @@ MAX_LOADED_MODELS = int(os.environ.get("EXPLAINER_MAX_MODELS", "3"))
 log = logging.getLogger("explainer")
 
 
-def _leave_legacy_pages_mode() -> None:
+ENTERED_THROUGH_APP = "entered_through_app"  # session-state flag, set by app.py's sidebar() on every run
+
+
+def _require_app_entry() -> None:
     """Make a deep link such as ``/attention`` on a fresh server go through app.py.
 
     Because a ``pages/`` folder exists, Streamlit starts in its legacy
-    multipage mode and would run ``pages/attention.py`` alone, without the
-    sidebar. It only switches to ``st.navigation`` mode once app.py runs. Every
-    page imports this module, so switching here and rerunning makes the first
-    request of any URL run app.py, which then opens the requested page.
+    multipage mode and runs a requested page alone, without app.py's sidebar,
+    until app.py has run once in the process. A page that finds itself run
+    that way switches the process to ``st.navigation`` mode and reruns, so
+    app.py opens the requested page. Called by ``page_header`` on every page.
     """
-    if PagesManager.uses_pages_directory:
+    if not st.session_state.get(ENTERED_THROUGH_APP):
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-_leave_legacy_pages_mode()
 
 
 # ------------------------------------------------------------------ caches
@@ -103,6 +103,7 @@ def _initialise_from_url() -> None:
 
 def sidebar() -> None:
     """Draw the shared sidebar and keep the URL in step with it."""
+    st.session_state[ENTERED_THROUGH_APP] = True
     _initialise_from_url()
     names = [spec.name for spec in available_models()]
     with st.sidebar:
@@ -183,5 +184,6 @@ def csv_download(data: pd.DataFrame, name: str) -> None:
 
 def page_header(title: str, question: str) -> None:
     """The page title and the question the page answers."""
+    _require_app_entry()
     st.title(title)
     st.caption(question)

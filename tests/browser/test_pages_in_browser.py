@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests.browser.driver import (
-    APP_IDLE,
     PLOT,
     RUN_TIMEOUT,
     TEXTAREA,
@@ -249,22 +248,26 @@ def test_a_long_text_still_renders(page, watch, name, screenshots, timings):
 
 
 def test_shared_link_on_a_freshly_started_server(browser, fresh_server):
-    """A link to a page (not to home) must work as the very first request after the server starts."""
+    """A class opens a shared link to a page (not to home) as the very first requests after the server starts."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in range(3)]
     try:
-        page = context.new_page()
-        page.goto(f"{fresh_server}/attention?text=Once%20upon%20a%20time", timeout=RUN_TIMEOUT)
-        page.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
-        page.get_by_role("heading", name="2 · Attention").wait_for(timeout=RUN_TIMEOUT)
-        try:
-            page.locator(TEXTAREA).wait_for(timeout=20_000)
-        except PlaywrightTimeout:
-            pytest.fail("no sidebar: the page ran without app.py")
-        assert page.locator(TEXTAREA).input_value() == SHARED_TEXT
-        wait_for_charts(page)
+        tabs = [context.new_page() for context in contexts]
+        for tab in tabs:  # all three arrive before any has been drawn
+            tab.goto(f"{fresh_server}/attention?text=Once%20upon%20a%20time", timeout=RUN_TIMEOUT)
+        for tab in tabs:
+            tab.get_by_role("heading", name="2 · Attention").wait_for(timeout=RUN_TIMEOUT)
+            try:
+                tab.locator(TEXTAREA).wait_for(timeout=20_000)
+            except PlaywrightTimeout:
+                pytest.fail("no sidebar: the page ran without app.py")
+            assert tab.locator(TEXTAREA).input_value() == SHARED_TEXT
+            wait_for_charts(tab)
+            assert tab.locator('[data-testid="stException"]').count() == 0
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
 
 
 def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
