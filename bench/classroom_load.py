@@ -3,8 +3,8 @@
     python bench/classroom_load.py     # writes bench/results/classroom_load.json
 
 SESSIONS browser sessions (one headless Chromium, a context each) open the
-attention or the loss page, arriving half a second apart, and until DURATION
-seconds after the first arrived, each types a new prompt,
+attention or the loss page, arriving half a second apart. Once all have drawn,
+for DURATION seconds each types a new prompt,
 waits until the page has re-run and drawn its charts, then pauses 2 to 4 s.
 Reported: p50 and p95 of the seconds from commit to drawn, the updates done,
 the errors (a timeout, an exception box, an error box), and the server's peak
@@ -52,44 +52,46 @@ CHARTS_DRAWN = f"""() => {{
 }}"""
 
 
-async def student(browser, url: str, number: int, deadline: float, times: list[float], errors: list[str]) -> None:
-    """One session: type, wait for the charts, pause; until the deadline."""
-    rng = random.Random(number)
+async def arrive(browser, url: str, number: int, errors: list[str]):
+    """One student opens the attention or the loss page; return the tab, or None if it never drew."""
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(RUN_TIMEOUT)
     path = "attention" if number % 2 == 0 else "loss"
+    await asyncio.sleep(0.5 * number)  # students arrive over ten seconds
     try:
-        await asyncio.sleep(0.5 * number)  # students arrive over ten seconds
+        await page.goto(f"{url}/{path}")
+        await page.wait_for_selector(APP_IDLE)
+        await page.wait_for_function(CHARTS_DRAWN, polling=250)
+        return page
+    except Exception as problem:  # noqa: BLE001 - a session that never opened is an error too
+        errors.append(f"session {number} could not open {path}: {type(problem).__name__}: {str(problem)[:200]}")
+        return None
+
+
+async def type_along(page, number: int, deadline: float, times: list[float], errors: list[str]) -> None:
+    """One student types a prompt, waits for the charts, pauses 2 to 4 s; until the deadline."""
+    rng = random.Random(number)
+    turn = 0
+    while time.monotonic() < deadline:
+        turn += 1
+        prompt = f"Student {number} wrote about the {rng.choice(WORDS)} and the {rng.choice(WORDS)} ({turn})"
+        box = page.locator(TEXTAREA)
+        await box.fill(prompt)
+        committed = time.perf_counter()
+        await box.press("Control+Enter")
         try:
-            await page.goto(f"{url}/{path}")
+            await page.wait_for_function(
+                "text => new URLSearchParams(location.search).get('text') === text", arg=prompt, polling=250)
             await page.wait_for_selector(APP_IDLE)
             await page.wait_for_function(CHARTS_DRAWN, polling=250)
-        except Exception as problem:  # noqa: BLE001 - a session that never opened is an error too
-            errors.append(f"session {number} could not open {path}: {type(problem).__name__}: {str(problem)[:200]}")
-            return
-        turn = 0
-        while time.monotonic() < deadline:
-            turn += 1
-            prompt = f"Student {number} wrote about the {rng.choice(WORDS)} and the {rng.choice(WORDS)} ({turn})"
-            box = page.locator(TEXTAREA)
-            await box.fill(prompt)
-            committed = time.perf_counter()
-            await box.press("Control+Enter")
-            try:
-                await page.wait_for_function(
-                    "text => new URLSearchParams(location.search).get('text') === text", arg=prompt, polling=250)
-                await page.wait_for_selector(APP_IDLE)
-                await page.wait_for_function(CHARTS_DRAWN, polling=250)
-                times.append(time.perf_counter() - committed)
-                shown = await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
-                if shown:
-                    errors.append(f"session {number}: an error box after '{prompt}'")
-            except Exception as problem:  # noqa: BLE001 - every failure is a counted error
-                errors.append(f"session {number}: {type(problem).__name__}: {str(problem)[:200]}")
-            await asyncio.sleep(rng.uniform(2.0, 4.0))
-    finally:
-        await context.close()
+            times.append(time.perf_counter() - committed)
+            shown = await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
+            if shown:
+                errors.append(f"session {number}: an error box after '{prompt}'")
+        except Exception as problem:  # noqa: BLE001 - every failure is a counted error
+            errors.append(f"session {number}: {type(problem).__name__}: {str(problem)[:200]}")
+        await asyncio.sleep(rng.uniform(2.0, 4.0))
 
 
 async def sample_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -107,14 +109,18 @@ async def run(url: str, pid: int) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         memory = asyncio.create_task(sample_memory(pid, peak, stop))
+        started = time.monotonic()
+        tabs = await asyncio.gather(*(arrive(browser, url, n, errors) for n in range(SESSIONS)))
+        arrival_seconds = time.monotonic() - started
         deadline = time.monotonic() + DURATION
-        await asyncio.gather(*(student(browser, url, n, deadline, times, errors) for n in range(SESSIONS)))
+        await asyncio.gather(*(type_along(tab, n, deadline, times, errors) for n, tab in enumerate(tabs) if tab))
         stop.set()
         await memory
         await browser.close()
     ordered = sorted(times)
     return {
         "sessions": SESSIONS,
+        "seconds_until_all_sessions_had_drawn": round(arrival_seconds, 1),
         "duration_seconds": DURATION,
         "updates": len(times),
         "p50_seconds": round(statistics.median(ordered), 2) if ordered else None,

@@ -92,9 +92,9 @@ def _byte_level_decoder() -> dict[str, int]:
 def decoder_type(tokenizer) -> str:
     """Return the type of the tokenizer's decoder: 'ByteLevel', 'WordPiece', 'Metaspace', ..."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
+    if backend is None or backend.decoder is None:
         return ""
-    decoder = json.loads(backend.to_str()).get("decoder") or {}
+    decoder = json.loads(backend.decoder.__getstate__())  # the decoder alone, not the whole vocabulary
     if decoder.get("type") == "Sequence":  # e.g. Llama: Replace ▁, ByteFallback, Fuse, Strip
         return "ByteFallback" if any(d.get("type") == "ByteFallback" for d in decoder["decoders"]) else "Sequence"
     return decoder.get("type", "")
