@@ -16,9 +16,6 @@ download needed), read with the embedded tokenizer.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -31,6 +28,7 @@ import torch  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 from explainer.analysis import analyze  # noqa: E402
+from bench.results_file import save  # noqa: E402
 from explainer.models import EMBEDDED_GPT, LoadedModel, ModelSpec, load_model  # noqa: E402
 
 LENGTHS = (16, 64, 256, 1024)
@@ -84,9 +82,6 @@ def main() -> None:
     embedded = load_model(EMBEDDED_GPT)
     models = [embedded, gpt2_small_shape(embedded.tokenizer)]
     result = {
-        "command": "python bench/analysis_overhead.py",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} threads",
         "repeats": REPEATS,
         "goal": "analysis at most 1.3 x the bare forward",
         "models": {},
@@ -96,9 +91,7 @@ def main() -> None:
         result["models"][loaded.spec.name] = rows
         for row in rows:
             print(loaded.spec.name, row, flush=True)
-    out = ROOT / "bench" / "results" / "analysis_overhead.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    save("analysis_overhead", result)
 
 
 if __name__ == "__main__":

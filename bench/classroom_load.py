@@ -14,9 +14,6 @@ resident memory (RSS, the server and its children, sampled every 0.5 s).
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -28,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
+from bench.results_file import save  # noqa: E402
 from tests.browser.driver import (  # noqa: E402
     APP_IDLE,
     CHROMIUM,
@@ -138,13 +136,7 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
     with streamlit_server(logs / "bench-classroom.log") as (url, server):
         result = asyncio.run(run(url, server.pid))
-    result = {"command": "python bench/classroom_load.py",
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "browser_on_the_same_machine": True, **result}
-    out = ROOT / "bench" / "results" / "classroom_load.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    save("classroom_load", {"browser_on_the_same_machine": True, **result})
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ cache_resource drops the least recently used), which bounds the last figure.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -24,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
+from bench.results_file import save  # noqa: E402
 from explainer.analysis import analyze  # noqa: E402
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E402
 from tests.browser.driver import rss_mb  # noqa: E402
@@ -43,17 +42,10 @@ def main() -> None:
         for model in hub_sized:
             model(torch.arange(64)[None], output_attentions=True, output_hidden_states=True)
     figures["plus_two_gpt2_small_sized_models_mb"] = rss_mb(os.getpid())
-    result = {
-        "command": "python bench/memory.py",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+    save("memory", {
         "gpt2_small_parameters": sum(p.numel() for p in hub_sized[0].parameters()),
         **{name: round(value, 1) for name, value in figures.items()},
-    }
-    out = ROOT / "bench" / "results" / "memory.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
-
+    })
 
 if __name__ == "__main__":
     main()

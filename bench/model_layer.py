@@ -8,8 +8,6 @@ Times are the median of several runs on this machine; the JSON records which.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -18,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
 
+from bench.results_file import save  # noqa: E402
 from explainer.analysis import analyze  # noqa: E402
 from explainer.models import EMBEDDED_BERT, EMBEDDED_DIR, EMBEDDED_GPT, load_model  # noqa: E402
 
@@ -42,7 +40,6 @@ def median_seconds(action, repeats: int = REPEATS) -> float:
 
 def main() -> None:
     results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "repeats": REPEATS,
         "models": {},
     }
@@ -62,9 +59,7 @@ def main() -> None:
             "analysis_tokens": tokens,
             "analysis_seconds": round(median_seconds(lambda: analyze(loaded, text64)), 4),
         }
-    out = ROOT / "bench" / "results" / "model_layer.json"
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results, indent=1))
+    save("model_layer", results)
 
 
 if __name__ == "__main__":

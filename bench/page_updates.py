@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -25,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from bench.results_file import save  # noqa: E402
 from tests.browser.driver import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -71,9 +69,7 @@ def time_updates(browser, url: str, path: str) -> list[float]:
 
 def main() -> None:
     LOGS.mkdir(exist_ok=True)
-    result = {"command": "python bench/page_updates.py",
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "repeats": REPEATS}
+    result = {"repeats": REPEATS}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
@@ -113,10 +109,7 @@ def main() -> None:
             context.close()
         browser.close()
 
-    out = ROOT / "bench" / "results" / "page_updates.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    save("page_updates", result)
 
 
 if __name__ == "__main__":

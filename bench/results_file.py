@@ -1,0 +1,26 @@
+"""Where every benchmark writes: bench/results/<name>.json, stamped with the machine and the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"torch {torch.__version__} on {torch.get_num_threads()} threads")
+
+
+def save(name: str, figures: dict) -> None:
+    """Write ``figures`` to bench/results/<name>.json with the command and machine first, and print them."""
+    result = {"command": f"python bench/{Path(sys.argv[0]).name}", "machine": machine(), **figures}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
