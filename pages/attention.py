@@ -36,30 +36,36 @@ if len(analysis.tokens) > HEATMAP_MAX_TOKENS:
 begin, end = attention.window_bounds(len(analysis.tokens), start, HEATMAP_MAX_TOKENS)
 labels = analysis.tokens.display[begin:end]
 
-one_head, all_heads, head_view, model_view = st.tabs(["One head", "All heads of the layer", "BertViz: head view", "BertViz: model view"])
-with one_head:
-    matrix = attention.head_weights(analysis, layer, head)[begin:end, begin:end]
-    chart(
-        plots.attention_heatmap(matrix, labels, causal, f"Layer {layer}, head {head}", offset=begin),
-        attention.weights_table(analysis, layer, head),
-        f"attention_layer{layer}_head{head}",
-    )
-with all_heads:
-    chart(
-        plots.head_grid(analysis.attentions[layer, :, begin:end, begin:end], labels, causal, offset=begin),
-        attention.weights_table(analysis, layer, None),
-        f"attention_layer{layer}_mean",
-    )
-    st.caption("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out.")
-
 bertviz_note = (
     f"BertViz shows at most {attention.BERTVIZ_MAX_TOKENS} tokens; here tokens {begin}–"
     f"{min(end, begin + attention.BERTVIZ_MAX_TOKENS) - 1}. Hover a token to see where it looks; "
     "click a colour to hide or show a head."
 )
+# Only the open tab runs: each BertViz view is ~440 kB of HTML that a prompt change need not resend.
+one_head, all_heads, head_view, model_view = st.tabs(
+    ["One head", "All heads of the layer", "BertViz: head view", "BertViz: model view"], on_change="rerun", key="attention_view"
+)
+with one_head:
+    if one_head.open:
+        matrix = attention.head_weights(analysis, layer, head)[begin:end, begin:end]
+        chart(
+            plots.attention_heatmap(matrix, labels, causal, f"Layer {layer}, head {head}", offset=begin),
+            attention.weights_table(analysis, layer, head),
+            f"attention_layer{layer}_head{head}",
+        )
+with all_heads:
+    if all_heads.open:
+        chart(
+            plots.head_grid(analysis.attentions[layer, :, begin:end, begin:end], labels, causal, offset=begin),
+            attention.weights_table(analysis, layer, None),
+            f"attention_layer{layer}_mean",
+        )
+        st.caption("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out.")
 with head_view:
-    st.caption(bertviz_note)
-    st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * min(end - begin, attention.BERTVIZ_MAX_TOKENS)))
+    if head_view.open:
+        st.caption(bertviz_note)
+        st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * min(end - begin, attention.BERTVIZ_MAX_TOKENS)))
 with model_view:
-    st.caption(bertviz_note + " Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.")
-    st.iframe(attention.bertviz_html(analysis, "model", begin), height=180 * analysis.layer_count + 120)
+    if model_view.open:
+        st.caption(bertviz_note + " Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.")
+        st.iframe(attention.bertviz_html(analysis, "model", begin), height=180 * analysis.layer_count + 120)
