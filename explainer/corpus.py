@@ -5,12 +5,17 @@ stores each novel as an R character vector, one element per line, in R's
 lazy-load database (``data/Rdata.rdb`` + ``data/Rdata.rdx``). This module
 fetches the package with ``apt-get download``, unpacks it with ``dpkg-deb``
 and decodes the R serialisation with a small reader, so no R is needed.
+
+The app itself needs no network: ``scripts/train_embedded.py`` also writes the
+novels' prose, already split into train and validation, to ``SHIPPED_PROSE``
+(gzipped JSON, 1.5 MB), which the live-training pages read.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 import struct
 import subprocess
@@ -29,6 +34,7 @@ NOVELS = (
     "persuasion",
 )
 CORPUS_LICENCE = "Public-domain novels by Jane Austen; packaged by janeaustenr (MIT) in Debian."
+SHIPPED_PROSE = Path(__file__).resolve().parent.parent / "data" / "austen" / "prose.json.gz"
 
 
 @dataclass
@@ -49,6 +55,23 @@ class Corpus:
             train.append(prose[:cut])
             validation.append(prose[cut:])
         return train, validation
+
+
+    def save_prose(self, path: Path = SHIPPED_PROSE) -> None:
+        """Write the train/validation prose, with source and licence, as gzipped JSON."""
+        train, validation = self.split()
+        record = {"source": self.source, "sha256": self.sha256, "licence": CORPUS_LICENCE,
+                  "novels": list(NOVELS), "train": train, "validation": validation}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as file:
+            json.dump(record, file, ensure_ascii=False)
+
+
+def shipped_prose(path: Path = SHIPPED_PROSE) -> tuple[list[str], list[str]]:
+    """Return the repo's copy of the novels as (train, validation) prose, one text per novel."""
+    with gzip.open(path, "rt", encoding="utf-8") as file:
+        record = json.load(file)
+    return record["train"], record["validation"]
 
 
 def to_prose(text: str) -> str:

@@ -7,7 +7,8 @@ Steps: fetch Jane Austen's novels from Debian (see explainer/corpus.py), hold
 out the last 5% of every novel for validation, train a byte-level BPE and a
 WordPiece tokenizer, train a GPT-2 (causal) and a BERT (masked) model with the
 loop in explainer/training.py, and write each with ``save_pretrained``
-(safetensors, fp16) and a model card into ``models/``.
+(safetensors, fp16) and a model card into ``models/``. The novels' prose is
+also written to ``data/austen/`` for the live-training pages.
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def main() -> None:
     started = time.time()
     corpus = fetch_austen(args.workdir)
     train_texts, val_texts = corpus.split()
+    corpus.save_prose()  # the offline copy the live-training pages read
     print(f"corpus: {corpus.source}, sha256 {corpus.sha256}", flush=True)
     if args.only in (None, "gpt"):
         build_gpt(corpus, train_texts, val_texts, args.gpt_minutes, args.gpt_steps)
