@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -31,6 +33,7 @@ EMBEDDED_GPT = "tiny-gpt-austen"
 EMBEDDED_BERT = "tiny-bert-austen"
 DEFAULT_MODEL = EMBEDDED_GPT
 ALLOWLIST_VARIABLE = "EXPLAINER_ALLOWED_MODELS"
+MAX_TRAINED_MODELS = 8  # models trained live and kept in memory, oldest dropped first
 HUB_PROBE_SECONDS = 3.0
 
 ModelKind = Literal["causal", "masked"]
@@ -89,6 +92,32 @@ class LoadedModel:
         return int(self.tokenizer.model_max_length)
 
 
+# ------------------------------------------------- models trained in the app
+
+_trained: OrderedDict[str, LoadedModel] = OrderedDict()  # name -> model, oldest first
+_trained_lock = threading.Lock()
+
+
+def keep_trained_model(name: str, description: str, tokenizer, model: PreTrainedModel) -> LoadedModel:
+    """Offer a model trained live in this server process under ``name`` on every page.
+
+    At most ``MAX_TRAINED_MODELS`` are kept; the oldest is forgotten first.
+    The model is put in eval mode and must not be trained further.
+    """
+    model.eval()
+    loaded = LoadedModel(ModelSpec(name, "causal", description), tokenizer, model, 0.0)
+    with _trained_lock:
+        _trained[name] = loaded
+        while len(_trained) > MAX_TRAINED_MODELS:
+            _trained.popitem(last=False)
+    return loaded
+
+
+def trained_model(name: str) -> LoadedModel | None:
+    """The live-trained model called ``name``, or None when there is none (or it was forgotten)."""
+    return _trained.get(name)
+
+
 def allowed_names() -> list[str] | None:
     """Return the allowlist from the environment, or None when it is unset (anything allowed)."""
     raw = os.environ.get(ALLOWLIST_VARIABLE, "").strip()
@@ -109,6 +138,8 @@ def resolve(name: str) -> ModelSpec:
     """
     name = (name or "").strip()
     allowed = allowed_names()
+    if name in _trained:
+        return _trained[name].spec
     if name in REGISTRY:
         spec = REGISTRY[name]
         if spec.embedded or allowed is None or name in allowed or "*" in allowed:
@@ -141,6 +172,8 @@ def load_model(name: str) -> LoadedModel:
     causal or masked language model.
     """
     spec = resolve(name)
+    if trained_model(spec.name):
+        return trained_model(spec.name)
     started = time.perf_counter()
     if spec.embedded:
         tokenizer, model, kind = _from_pretrained(spec, local_files_only=True)

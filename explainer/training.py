@@ -172,12 +172,14 @@ def train(
     settings: TrainingSettings,
     on_evaluation: Callable[[Evaluation], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place with AdamW; return its evaluation history.
 
     ``on_evaluation`` is called after each evaluation (every ``eval_every``
-    steps and at the end); ``should_stop`` is polled every step, so a caller
-    can stop a run from another thread.
+    steps and at the end); ``on_step(step, loss)`` after every step;
+    ``should_stop`` is polled every step, so a caller can stop a run from
+    another thread.
     """
     torch.manual_seed(settings.seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay, biases and norms don't
@@ -215,6 +217,8 @@ def train(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()  # gradient step
         tokens_seen += batch["input_ids"].numel()
+        if on_step:
+            on_step(step, loss.item())
 
         if should_stop and should_stop():
             result.stopped_because = "stopped"

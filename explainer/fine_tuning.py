@@ -1,0 +1,168 @@
+"""Fine-tuning: teach a pretrained model a new task, beside the same model trained from scratch.
+
+The task is sentence sentiment (negative / positive), learnt from the small
+hand-written set in ``data/sentiment/`` (see its README for its origin). Two
+classifiers of the embedded GPT's shape are trained with the same loop
+(``explainer/training.py``), data, seed and settings:
+
+- *fine-tuned*: the embedded model's weights, pretrained on Austen's novels;
+- *from scratch*: the same architecture with random weights.
+
+Both are ``GPT2ForSequenceClassification``: the transformer reads the sentence
+and a new linear layer (``score``, d_model → 2) turns the final hidden state
+of its last token into two class scores. Only pretraining differs, so any gap
+between the two curves is what pretraining bought.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import GPT2Config, GPT2ForSequenceClassification
+
+from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT
+from explainer.training import BatchSampler, Evaluation, TrainingSettings, train
+
+SENTIMENT_FILE = Path(__file__).resolve().parent.parent / "data" / "sentiment" / "sentences.tsv"
+LABELS = ("negative", "positive")  # class index -> name
+STARTS = ("fine-tuned", "from scratch")  # the two classifiers, in the order they train
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: int  # index into LABELS
+
+
+def load_sentiment(path: Path = SENTIMENT_FILE) -> tuple[list[Example], list[Example]]:
+    """Return the (train, test) examples of the sentiment set."""
+    splits: dict[str, list[Example]] = {"train": [], "test": []}
+    with open(path, encoding="utf-8", newline="") as file:
+        for row in csv.DictReader(file, delimiter="\t"):
+            splits[row["split"]].append(Example(row["text"], LABELS.index(row["label"])))
+    return splits["train"], splits["test"]
+
+
+def encode(tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
+    """Tokenize and right-pad with <|endoftext|>; return input_ids and attention_mask, each (B, T)."""
+    rows = [tokenizer(text, add_special_tokens=False)["input_ids"][:64] or [tokenizer.eos_token_id] for text in texts]
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), tokenizer.eos_token_id)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def sentence_batches(
+    train_set: list[Example], test_set: list[Example], tokenizer, batch_size: int, generator: torch.Generator
+) -> BatchSampler:
+    """Random batches of labelled sentences: {"input_ids" (B, T), "attention_mask" (B, T), "labels" (B,)}."""
+    splits = {"train": train_set, "val": test_set}
+
+    def sample(split: str) -> dict[str, torch.Tensor]:
+        examples = splits[split]
+        chosen = torch.randint(0, len(examples), (batch_size,), generator=generator).tolist()
+        batch = encode(tokenizer, [examples[i].text for i in chosen])
+        batch["labels"] = torch.tensor([examples[i].label for i in chosen])
+        return batch
+
+    return sample
+
+
+def classifier(start: str, tokenizer, seed: int) -> GPT2ForSequenceClassification:
+    """A two-class classifier of the embedded GPT's shape: pretrained weights ("fine-tuned") or random ("from scratch").
+
+    The new ``score`` layer gets the same random weights either way.
+    """
+    source = EMBEDDED_DIR / EMBEDDED_GPT
+    config = GPT2Config.from_pretrained(source, local_files_only=True)
+    config.num_labels = len(LABELS)
+    config.pad_token_id = tokenizer.eos_token_id
+    config.attn_implementation = "eager"
+    torch.manual_seed(seed)
+    if start == "from scratch":
+        return GPT2ForSequenceClassification(config)
+    return GPT2ForSequenceClassification.from_pretrained(
+        source, config=config, local_files_only=True, use_safetensors=True, dtype=torch.float32
+    )
+
+
+@torch.no_grad()
+def class_probabilities(model: GPT2ForSequenceClassification, tokenizer, texts: list[str]) -> np.ndarray:
+    """Return (N, 2) probabilities of (negative, positive) for each text."""
+    was_training = model.training
+    model.eval()
+    logits = model(**encode(tokenizer, texts)).logits  # (N, 2)
+    model.train(was_training)
+    return torch.softmax(logits, dim=-1).numpy()
+
+
+def accuracy(model: GPT2ForSequenceClassification, tokenizer, examples: list[Example]) -> float:
+    """The fraction of ``examples`` whose most probable class is their label."""
+    predicted = class_probabilities(model, tokenizer, [e.text for e in examples]).argmax(axis=1)
+    return float(np.mean(predicted == np.array([e.label for e in examples])))
+
+
+@dataclass
+class Curve:
+    """One classifier's history: losses (nats) and test accuracy at each evaluation."""
+
+    start: str
+    evaluations: list[Evaluation] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)  # test accuracy, one per evaluation
+
+
+@dataclass
+class FineTuningRun:
+    """Train the fine-tuned and the from-scratch classifier, one after the other, on the same data."""
+
+    tokenizer: object
+    train_set: list[Example]
+    test_set: list[Example]
+    steps: int = 100  # per classifier
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    eval_every: int = 10
+    seed: int = 1337
+    curves: dict[str, Curve] = field(default_factory=dict)  # start -> its curve, filled while training
+    models: dict[str, GPT2ForSequenceClassification] = field(default_factory=dict)
+    title: str = "fine-tuning vs from scratch"
+
+    @property
+    def max_steps(self) -> int:
+        return self.steps * len(STARTS)
+
+    def execute(self, job) -> None:
+        for index, start in enumerate(STARTS):
+            model = classifier(start, self.tokenizer, self.seed)
+            self.models[start] = model
+            curve = self.curves[start] = Curve(start)
+            settings = TrainingSettings(
+                max_steps=self.steps,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                min_learning_rate=self.learning_rate / 10,
+                warmup_steps=10,
+                weight_decay=0.01,
+                eval_every=self.eval_every,
+                eval_batches=4,
+                seed=self.seed,
+            )
+            generator = torch.Generator().manual_seed(self.seed)
+            batches = sentence_batches(self.train_set, self.test_set, self.tokenizer, self.batch_size, generator)
+
+            def record(evaluation: Evaluation, model=model, curve=curve) -> None:
+                curve.accuracies.append(accuracy(model, self.tokenizer, self.test_set))
+                curve.evaluations.append(evaluation)
+
+            offset = index * self.steps
+            train(model, batches, settings, on_evaluation=record, should_stop=job.should_stop,
+                  on_step=lambda step, loss: job.on_step(offset + step, loss))
+            if job.should_stop():
+                return

@@ -1,0 +1,202 @@
+"""Pretraining, live: a fresh GPT learns a corpus while the class watches.
+
+The loop is the one that built the embedded model (``explainer/training.py``):
+forward, cross-entropy loss, backpropagation, optimizer step. A run records
+the train and validation loss every ``eval_every`` steps and writes a sample
+from a fixed prompt every ``sample_every`` steps, so the class sees gibberish
+turn into words.
+
+Every run reads text with the embedded GPT's byte-level BPE tokenizer (4,096
+tokens, learnt from Austen), so any text can be learnt and a finished model
+works on every other page of the app.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from explainer.training import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
+
+MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
+MAX_CORPUS_CHARACTERS = 5_000_000
+VALIDATION_FRACTION = 0.1  # the last 10% of a pasted text is held out
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A GPT-2 shape small enough to train on a laptop CPU in minutes."""
+
+    name: str
+    layers: int
+    heads: int
+    dims: int  # the width of the residual stream, d_model
+    learning_rate: float  # peak; smaller models take larger steps
+    context: int = 64
+
+    def config(self, vocab_size: int, end_of_text: int) -> GPT2Config:
+        return GPT2Config(
+            vocab_size=vocab_size,
+            n_positions=self.context,
+            n_embd=self.dims,
+            n_layer=self.layers,
+            n_head=self.heads,
+            bos_token_id=end_of_text,
+            eos_token_id=end_of_text,
+            resid_pdrop=0.0,  # short runs underfit; dropout would only slow them down
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            attn_implementation="eager",
+        )
+
+    def build(self, vocab_size: int, end_of_text: int, seed: int) -> GPT2LMHeadModel:
+        """A freshly initialised model of this shape (the same weights for the same seed)."""
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(self.config(vocab_size, end_of_text))
+
+    def parameter_counts(self, vocab_size: int) -> tuple[int, int]:
+        """Return (all parameters, non-embedding parameters), counted without allocating weights."""
+        with torch.device("meta"):
+            model = GPT2LMHeadModel(self.config(vocab_size, 0))
+        total = sum(p.numel() for p in model.parameters())  # the output layer shares the token embedding
+        embeddings = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
+        return total, total - embeddings
+
+    def describe(self, vocab_size: int) -> str:
+        total, _ = self.parameter_counts(vocab_size)
+        return f"{self.layers} layers × {self.heads} heads × {self.dims} dims, {total / 1e6:.2f}M parameters"
+
+
+MODEL_SIZES = (
+    ModelSize("Tiny", layers=1, heads=2, dims=32, learning_rate=1e-2),
+    ModelSize("Small", layers=2, heads=2, dims=64, learning_rate=1e-2),
+    ModelSize("Medium", layers=3, heads=4, dims=128, learning_rate=5e-3),
+    ModelSize("Large", layers=4, heads=4, dims=192, learning_rate=3e-3),  # the embedded model's shape, at context 64
+)
+
+
+@dataclass
+class Sample:
+    """What the model wrote from the fixed prompt at one point of training."""
+
+    step: int
+    tokens_seen: int
+    seconds: float
+    text: str  # the continuation only, without the prompt
+
+
+def split_token_ids(tokenizer, text: str, validation_fraction: float = VALIDATION_FRACTION) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokenize a learner's corpus; return (train ids (N,), validation ids (M,)), the last part held out.
+
+    Raises ``ValueError`` with a message for the learner when the text is too short or too long.
+    """
+    text = text.replace("\x00", "")
+    if len(text.strip()) < MIN_CORPUS_CHARACTERS:
+        raise ValueError(
+            f"A model needs more text than that to learn from: paste or upload at least "
+            f"{MIN_CORPUS_CHARACTERS:,} characters (about a page); this is {len(text.strip()):,}."
+        )
+    if len(text) > MAX_CORPUS_CHARACTERS:
+        raise ValueError(f"That text is {len(text):,} characters; the limit is {MAX_CORPUS_CHARACTERS:,}.")
+    ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+    cut = int(len(ids) * (1 - validation_fraction))
+    return ids[:cut], ids[cut:]
+
+
+def join_token_ids(tokenizer, texts: list[str]) -> torch.Tensor:
+    """Return one long (N,) tensor of token ids, the texts separated by <|endoftext|>."""
+    ids: list[int] = []
+    for text in texts:
+        ids.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        ids.append(tokenizer.eos_token_id)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+@dataclass
+class PretrainingRun:
+    """One live pretraining run: the settings, and the curves and samples as they arrive.
+
+    ``execute`` is called on a training thread; the page reads ``evaluations``
+    and ``samples`` while it runs (lists only grow, so reading them is safe).
+    """
+
+    size: ModelSize
+    corpus_name: str
+    train_ids: torch.Tensor  # (N,)
+    val_ids: torch.Tensor  # (M,)
+    tokenizer: object
+    prompt: str = "It is a truth"
+    max_steps: int = 100_000  # live runs are limited by time; the step budget is a backstop
+    batch_size: int = 16
+    eval_every: int = 20
+    sample_every: int = 100
+    sample_tokens: int = 24
+    seed: int = 1337
+    evaluations: list[Evaluation] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    model: GPT2LMHeadModel | None = None
+    result: TrainingResult | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.size.name} model on {self.corpus_name}"
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Training throughput so far (tokens of batches per second, evaluations included)."""
+        last = self.evaluations[-1] if self.evaluations else None
+        return last.tokens_seen / last.seconds if last and last.seconds > 0 else float("nan")
+
+    def execute(self, job) -> None:
+        """Train a fresh model of ``size`` until the job says stop or its budget is spent."""
+        model = self.size.build(len(self.tokenizer), self.tokenizer.eos_token_id, self.seed)
+        self.model = model
+        settings = TrainingSettings(
+            max_steps=self.max_steps,
+            batch_size=self.batch_size,
+            learning_rate=self.size.learning_rate,
+            min_learning_rate=self.size.learning_rate / 10,
+            warmup_steps=30,
+            eval_every=self.eval_every,
+            eval_batches=4,
+            max_seconds=job.max_seconds,
+            seed=self.seed,
+        )
+        generator = torch.Generator().manual_seed(self.seed)
+        batches = causal_batches(self.train_ids, self.val_ids, self.batch_size, self.size.context, generator)
+        self.samples.append(self._sample(model, Evaluation(0, 0, 0.0, math.nan, math.nan)))
+
+        def record(evaluation: Evaluation) -> None:
+            self.evaluations.append(evaluation)
+            if evaluation.step % self.sample_every == 0:
+                self.samples.append(self._sample(model, evaluation))
+
+        self.result = train(model, batches, settings, on_evaluation=record, should_stop=job.should_stop,
+                            on_step=job.on_step)
+        if self.samples[-1].step != self.result.steps:  # always end with a sample of the final model
+            self.samples.append(self._sample(model, self.evaluations[-1]))
+        model.eval()
+
+    @torch.no_grad()
+    def _sample(self, model: GPT2LMHeadModel, at: Evaluation) -> Sample:
+        """Continue the fixed prompt (top-k 40, temperature 0.8, the same seed every time)."""
+        was_training = model.training
+        model.eval()
+        prompt_ids = self.tokenizer(self.prompt, return_tensors="pt")["input_ids"][:, -self.size.context // 2 :]
+        with torch.random.fork_rng():  # leave the training run's random stream untouched
+            torch.manual_seed(self.seed)
+            output = model.generate(
+                prompt_ids,
+                attention_mask=torch.ones_like(prompt_ids),
+                max_new_tokens=self.sample_tokens,
+                do_sample=True,
+                top_k=40,
+                temperature=0.8,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        model.train(was_training)
+        continuation = self.tokenizer.decode(output[0, prompt_ids.shape[1] :])
+        return Sample(at.step, at.tokens_seen, at.seconds, continuation)

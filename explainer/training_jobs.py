@@ -1,0 +1,162 @@
+"""Training jobs: each run in a background thread, a fixed number at a time per server.
+
+A classroom server's CPU is shared, so a ``JobBoard`` runs at most ``slots``
+jobs at once; asking for another while it is full raises ``ServerBusy`` with
+a message for the learner. Every job stops itself
+
+- when the learner presses Stop (``stop``);
+- when its time limit is spent;
+- when nobody has looked at it for ``abandon_after`` seconds: its page calls
+  ``heartbeat`` every second or two, so a closed tab frees the CPU quickly.
+
+What a job trains is a *run*: any object with a ``title``, a ``max_steps`` and
+an ``execute(job)`` method that trains, polls ``job.should_stop()`` and
+reports each step with ``job.on_step``. The run keeps its own curves and
+samples, which the page reads while it trains.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+log = logging.getLogger("explainer")
+
+
+class Run(Protocol):
+    title: str
+    max_steps: int
+
+    def execute(self, job: "TrainingJob") -> None: ...
+
+
+class ServerBusy(RuntimeError):
+    """No free training slot; the message is meant for the learner."""
+
+
+class TrainingJob:
+    """One run on its own thread, with its progress and the reason it stopped."""
+
+    def __init__(self, owner: str, run: Run, max_seconds: float, abandon_after: float):
+        self.owner = owner
+        self.run = run
+        self.max_seconds = max_seconds
+        self.abandon_after = abandon_after
+        self.state = "running"  # running | finished | stopped | failed
+        self.stop_reason = ""  # why a stopped job stopped, for the learner
+        self.error = ""
+        self.step = 0
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self._last_seen = self.started
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, name=f"training:{run.title}", daemon=True)
+
+    # ------------------------------------------------------- called by the page
+
+    def heartbeat(self) -> None:
+        """Say that someone is still watching; without it the job stops after ``abandon_after`` s."""
+        self._last_seen = time.monotonic()
+
+    def stop(self, reason: str = "you pressed Stop") -> None:
+        if self.running and not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started (until it ended)."""
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def fraction_done(self) -> float:
+        """Progress in [0, 1]: the larger of steps done and time budget spent."""
+        if not self.running:
+            return 1.0
+        return min(1.0, max(self.step / max(1, self.run.max_steps), self.elapsed / self.max_seconds))
+
+    @property
+    def seconds_left(self) -> float:
+        """An estimate of the time left, from the pace so far and the time limit."""
+        if not self.running:
+            return 0.0
+        by_pace = self.elapsed * (1 - self.fraction_done) / max(self.fraction_done, 1e-6)
+        return max(0.0, min(by_pace, self.max_seconds - self.elapsed))
+
+    # -------------------------------------------------------- called by the run
+
+    def on_step(self, step: int, loss: float | None = None) -> None:
+        self.step = step
+
+    def should_stop(self) -> bool:
+        """Polled by the run every step: Stop pressed, time spent or page gone."""
+        now = time.monotonic()
+        if now - self._last_seen > self.abandon_after:
+            self.stop(f"nobody watched it for {self.abandon_after:.0f} s (the tab was closed)")
+        elif now - self.started > self.max_seconds:
+            self.stop(f"it reached its time limit of {self.max_seconds:.0f} s")
+        return self._stop.is_set()
+
+    # ---------------------------------------------------------------- thread
+
+    def _work(self) -> None:
+        try:
+            self.run.execute(self)
+            self.state = "stopped" if self._stop.is_set() else "finished"
+        except Exception as error:  # noqa: BLE001 - a failed run must not take the server down
+            log.exception("training run %r failed", self.run.title)
+            self.error = f"{type(error).__name__}: {error}"
+            self.state = "failed"
+        finally:
+            self.ended = time.monotonic()
+
+
+class JobBoard:
+    """The server's training jobs: at most ``slots`` running, one latest job per owner."""
+
+    def __init__(self, slots: int = 1, abandon_after: float = 20.0, remembered: int = 16):
+        self.slots = slots
+        self.abandon_after = abandon_after
+        self.remembered = remembered
+        self._jobs: dict[str, TrainingJob] = {}  # owner (a session) -> its latest job
+        self._lock = threading.Lock()
+
+    def start(self, owner: str, run: Run, max_seconds: float) -> TrainingJob:
+        """Start ``run`` for ``owner`` on its own thread; raise ``ServerBusy`` when no slot is free."""
+        with self._lock:
+            mine = self._jobs.get(owner)
+            if mine and mine.running:
+                raise ServerBusy("Your previous run is still training. Stop it first, or wait for it to finish.")
+            running = [job for job in self._jobs.values() if job.running]
+            if len(running) >= self.slots:
+                soonest = min(job.seconds_left for job in running)
+                raise ServerBusy(
+                    f"The server is busy: {len(running)} training run{'s' if len(running) > 1 else ''} "
+                    f"already use{'' if len(running) > 1 else 's'} its CPU ({running[0].run.title}). "
+                    f"A slot frees up in about {soonest:.0f} s; press Train again then."
+                )
+            job = TrainingJob(owner, run, max_seconds, self.abandon_after)
+            self._jobs.pop(owner, None)
+            self._jobs[owner] = job
+            self._forget_old_jobs()
+            job.thread.start()
+            return job
+
+    def job_of(self, owner: str) -> TrainingJob | None:
+        """The owner's latest job, running or not (None if it has none or it was forgotten)."""
+        return self._jobs.get(owner)
+
+    def running_jobs(self) -> list[TrainingJob]:
+        return [job for job in list(self._jobs.values()) if job.running]
+
+    def _forget_old_jobs(self) -> None:
+        """Keep memory bounded: drop the oldest finished jobs beyond ``remembered``."""
+        finished = [owner for owner, job in self._jobs.items() if not job.running]
+        for owner in finished[: max(0, len(self._jobs) - self.remembered)]:
+            del self._jobs[owner]
