@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
@@ -166,3 +167,13 @@ class FineTuningRun:
                   on_step=lambda step, loss: job.on_step(offset + step, loss))
             if job.should_stop():
                 return
+
+
+def curve_table(curves: dict[str, Curve]) -> pd.DataFrame:
+    """One row per evaluation of each classifier: start, step, train_loss, test_loss, test_accuracy."""
+    rows = [
+        {"start": start, "step": e.step, "train_loss": e.train_loss, "test_loss": e.val_loss, "test_accuracy": a}
+        for start, curve in curves.items()
+        for e, a in zip(list(curve.evaluations), list(curve.accuracies))
+    ]
+    return pd.DataFrame(rows, columns=["start", "step", "train_loss", "test_loss", "test_accuracy"])

@@ -14,6 +14,7 @@ well-formed hub id are allowed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -96,21 +97,28 @@ class LoadedModel:
 
 _trained: OrderedDict[str, LoadedModel] = OrderedDict()  # name -> model, oldest first
 _trained_lock = threading.Lock()
+_trained_numbers = itertools.count(1)
 
 
-def keep_trained_model(name: str, description: str, tokenizer, model: PreTrainedModel) -> LoadedModel:
-    """Offer a model trained live in this server process under ``name`` on every page.
+def keep_trained_model(title: str, tokenizer, model: PreTrainedModel) -> LoadedModel:
+    """Offer a model trained live in this server process on every page, as "trained #n: title".
 
     At most ``MAX_TRAINED_MODELS`` are kept; the oldest is forgotten first.
     The model is put in eval mode and must not be trained further.
     """
     model.eval()
-    loaded = LoadedModel(ModelSpec(name, "causal", description), tokenizer, model, 0.0)
     with _trained_lock:
+        name = f"trained #{next(_trained_numbers)}: {title}"
+        loaded = LoadedModel(ModelSpec(name, "causal", "trained in this app, live"), tokenizer, model, 0.0)
         _trained[name] = loaded
         while len(_trained) > MAX_TRAINED_MODELS:
             _trained.popitem(last=False)
     return loaded
+
+
+def trained_model_names() -> list[str]:
+    """The names of the live-trained models still kept, oldest first."""
+    return list(_trained)
 
 
 def trained_model(name: str) -> LoadedModel | None:

@@ -139,6 +139,7 @@ class PretrainingRun:
     samples: list[Sample] = field(default_factory=list)
     model: GPT2LMHeadModel | None = None
     result: TrainingResult | None = None
+    kept_as: str = ""  # the model's name on the other pages, once kept
 
     @property
     def title(self) -> str:

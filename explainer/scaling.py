@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from explainer.pretraining import ModelSize
@@ -178,3 +179,20 @@ def load_sweep(path: Path = SWEEP_FILE) -> tuple[dict, list[SweepPoint], PowerLa
     record = json.loads(path.read_text())
     points = [SweepPoint(**{**p, "curve": [tuple(c) for c in p["curve"]]}) for p in record["points"]]
     return record, points, PowerLaw(**record["fit"])
+
+
+def points_table(points: list[SweepPoint]) -> pd.DataFrame:
+    """One row per model: name, layers, heads, dims, parameters, non_embedding_parameters, tokens, final_loss, seconds."""
+    return pd.DataFrame([{k: v for k, v in asdict(p).items() if k != "curve"} for p in points])
+
+
+def curves_table(points: list[SweepPoint]) -> pd.DataFrame:
+    """Every model's validation loss during training: name, tokens_seen, val_loss."""
+    rows = [{"name": p.name, "tokens_seen": t, "val_loss": loss} for p in points for t, loss in p.curve]
+    return pd.DataFrame(rows, columns=["name", "tokens_seen", "val_loss"])
+
+
+def fitted_line(law: PowerLaw, low: float, high: float, samples: int = 50) -> pd.DataFrame:
+    """The law evaluated from ``low`` to ``high`` (log-spaced): columns x, loss."""
+    x = np.logspace(np.log10(low), np.log10(high), samples)
+    return pd.DataFrame({"x": x, "loss": law(x)})

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import pandas as pd
 import torch
 
 IGNORE_INDEX = -100  # label value that cross-entropy skips
@@ -56,6 +57,12 @@ class Evaluation:
     @property
     def val_perplexity(self) -> float:
         return math.exp(self.val_loss)
+
+
+def evaluation_table(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """One row per evaluation: step, tokens_seen, seconds, train_loss, val_loss (nats), val_perplexity."""
+    rows = [vars(e) | {"val_perplexity": e.val_perplexity} for e in evaluations]
+    return pd.DataFrame(rows, columns=["step", "tokens_seen", "seconds", "train_loss", "val_loss", "val_perplexity"])
 
 
 @dataclass

@@ -56,8 +56,10 @@ def test_a_run_repeats_exactly_with_the_same_seed(gpt, austen_ids):
 
 def test_a_kept_model_is_offered_to_the_other_pages_and_its_numbers_are_true(gpt, austen_ids):
     run = _train(gpt, austen_ids, steps=20)
-    keep_trained_model("trained: test model", "a test", gpt.tokenizer, run.model)
-    loaded = load_model("trained: test model")
+    kept = keep_trained_model("a test model", gpt.tokenizer, run.model)
+    assert kept.spec.name.startswith("trained #") and kept.spec.name.endswith(": a test model")
+    loaded = load_model(kept.spec.name)
+    assert loaded is kept
     analysis = analyze(loaded, "It is a truth universally acknowledged")
     ids = torch.tensor([analysis.tokens.ids])
     with torch.no_grad():
