@@ -1,6 +1,6 @@
 """Measure the scaling law: train GPTs of six sizes on the same Austen tokens, fit L(N).
 
-    python scripts/scaling_sweep.py                      # about 15 minutes on 2 cores
+    python scripts/scaling_sweep.py                      # about 15 to 20 minutes on 2 cores
     python scripts/scaling_sweep.py --tokens 200000      # a quicker, noisier sweep
 
 Every size sees the same ``--tokens`` training tokens (random windows of the
@@ -32,7 +32,7 @@ from explainer.training_jobs import JobBoard  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tokens", type=int, default=1_000_000, help="training tokens per model")
+    parser.add_argument("--tokens", type=int, default=2_000_000, help="training tokens per model")
     parser.add_argument("--out", type=Path, default=SWEEP_FILE)
     args = parser.parse_args()
 
@@ -50,7 +50,7 @@ def main() -> None:
         reported = len(run.points)
     if job.state != "finished":
         sys.exit(f"the sweep {job.state}: {job.error or job.stop_reason}")
-    command = "python scripts/scaling_sweep.py" + (f" --tokens {args.tokens}" if args.tokens != 1_000_000 else "")
+    command = "python scripts/scaling_sweep.py" + (f" --tokens {args.tokens}" if args.tokens != 2_000_000 else "")
     record = save_sweep(run, args.out, command, corpus="Jane Austen's novels (data/austen), embedded GPT tokenizer")
     fit = record["fit"]
     print(f"L(N) = ({fit['x_c']:.3g} / N)^{fit['alpha']:.3f} + {fit['l_inf']:.3f}; wrote {args.out}")

@@ -1,0 +1,54 @@
+"""The scaling law: the fit recovers known constants, and the committed sweep is what the page shows."""
+
+import numpy as np
+import pytest
+
+from explainer.corpus import shipped_prose
+from explainer.pretraining import join_token_ids
+from explainer.scaling import MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, fit_power_law, load_sweep
+from explainer.training_jobs import JobBoard
+
+
+def test_the_fit_recovers_known_constants_from_synthetic_data():
+    sizes = np.logspace(3, 7, 9)
+    truth = PowerLaw(x_c=2e4, alpha=0.3, l_inf=1.8)
+    fitted = fit_power_law(sizes, truth(sizes))
+    assert fitted.alpha == pytest.approx(0.3, rel=0.02)
+    assert fitted.l_inf == pytest.approx(1.8, abs=0.01)
+    assert fitted.x_c == pytest.approx(2e4, rel=0.1)
+
+
+def test_the_fit_stays_close_under_noise():
+    sizes = np.logspace(3, 7, 12)
+    truth = PowerLaw(x_c=1e5, alpha=0.5, l_inf=3.0)
+    noisy = truth(sizes) * (1 + np.random.default_rng(0).normal(0, 0.003, len(sizes)))
+    fitted = fit_power_law(sizes, noisy)
+    assert fitted.alpha == pytest.approx(0.5, rel=0.15) and fitted.l_inf == pytest.approx(3.0, abs=0.1)
+
+
+def test_a_fit_needs_three_points_and_a_falling_loss():
+    with pytest.raises(ValueError, match="three points"):
+        fit_power_law([1, 2], [3, 2])
+    with pytest.raises(ValueError, match="does not fall"):
+        fit_power_law([1, 10, 100], [1.0, 2.0, 3.0])
+
+
+def test_the_committed_sweep_has_at_least_five_sizes_and_its_fit_is_the_fit_of_its_points():
+    record, points, law = load_sweep()
+    assert len(points) >= 5 and record["machine"] and record["minutes"] > 0
+    assert record["command"].startswith("python scripts/scaling_sweep.py")
+    assert all(p.tokens >= record["token_budget"] * 0.9 for p in points)
+    refit = fit_power_law([p.non_embedding_parameters for p in points], [p.final_loss for p in points])
+    assert (refit.alpha, refit.l_inf) == pytest.approx((law.alpha, law.l_inf))
+    assert points[-1].final_loss < points[0].final_loss  # bigger models reached a lower loss
+
+
+def test_a_mini_sweep_trains_every_size_on_the_same_budget(gpt):
+    train_texts, val_texts = shipped_prose()
+    run = ScalingSweepRun(MINI_SWEEP_SIZES[:3], 4_000, join_token_ids(gpt.tokenizer, [train_texts[0][:50_000]]),
+                          join_token_ids(gpt.tokenizer, [val_texts[0][:5_000]]), gpt.tokenizer)
+    job = JobBoard().start("test", run, max_seconds=120)
+    job.thread.join(120)
+    assert job.state == "finished", job.error
+    assert [p.name for p in run.points] == [s.name for s in MINI_SWEEP_SIZES[:3]]
+    assert len({p.tokens for p in run.points}) == 1 and all(p.curve for p in run.points)
