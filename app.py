@@ -22,6 +22,9 @@ PAGES = [
     st.Page("pages/gpt_vs_bert.py", title="GPT vs BERT", icon=":material/compare_arrows:"),
     st.Page("pages/generation.py", title="Generation", icon=":material/edit_note:"),
     st.Page("pages/logit_lens.py", title="Logit lens", icon=":material/layers:"),
+    st.Page("pages/pretraining.py", title="5 · Pretraining, live", icon=":material/model_training:"),
+    st.Page("pages/scaling_law.py", title="The scaling law", icon=":material/ssid_chart:"),
+    st.Page("pages/fine_tuning.py", title="Fine-tuning", icon=":material/tune:"),
 ]
 
 page = st.navigation(PAGES)

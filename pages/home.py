@@ -40,10 +40,23 @@ DEEPER = [  # (page, what it answers)
     ("pages/generation.py", "Generation", "greedy, sampling and beam search, one token at a time"),
     ("pages/gpt_vs_bert.py", "GPT vs BERT", "masked (causal) against bidirectional attention, and fill-in-the-blank"),
 ]
-for column, (page, title, question) in zip(st.columns(len(DEEPER)), DEEPER):
-    with column.container(border=True):
-        st.page_link(page, label=title, icon=":material/arrow_forward:")
-        st.caption(question)
+LEARNING = [
+    ("pages/pretraining.py", "Pretraining, live", "train a GPT from nothing and watch gibberish turn into words"),
+    ("pages/scaling_law.py", "The scaling law", "how the loss falls as the model grows, measured and fitted"),
+    ("pages/fine_tuning.py", "Fine-tuning", "what pretraining buys when a new task has few examples"),
+]
+
+
+def page_cards(cards: list[tuple[str, str, str]]) -> None:
+    for column, (page, title, question) in zip(st.columns(len(cards)), cards):
+        with column.container(border=True):
+            st.page_link(page, label=title, icon=":material/arrow_forward:")
+            st.caption(question)
+
+
+page_cards(DEEPER)
+st.subheader("Watch a model learn")
+page_cards(LEARNING)
 
 model = active_model()
 config = model.model.config

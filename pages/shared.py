@@ -16,8 +16,11 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from explainer.analysis import Analysis, analyze
-from explainer.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model
+from explainer.models import (
+    DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model, trained_model_names,
+)
 from explainer.plots import PLOTLY_CONFIG
+from pages.live_training import sidebar_heartbeat
 
 EXAMPLE_PROMPTS = (
     "The cat is on the",
@@ -86,6 +89,17 @@ def _set_prompt(text: str) -> None:
     st.session_state["prompt"] = text
 
 
+def use_model(name: str) -> None:
+    """Button callback: make ``name`` the sidebar's model."""
+    st.session_state["model_choice"] = name
+    st.toast(f"Every page now explains {name}.", icon=":material/check:")
+
+
+def _model_names() -> list[str]:
+    """The sidebar's choices: the registry's models, then those trained live on this server."""
+    return [spec.name for spec in available_models()] + trained_model_names()
+
+
 def _initialise_from_url() -> None:
     """On a session's first run, take the model and text from the URL (a shared link)."""
     if "prompt" in st.session_state:
@@ -93,8 +107,7 @@ def _initialise_from_url() -> None:
     params = st.query_params
     st.session_state["prompt"] = params.get("text", EXAMPLE_PROMPTS[0])
     requested = params.get("model", DEFAULT_MODEL)
-    names = [spec.name for spec in available_models()]
-    if requested in names:
+    if requested in _model_names():
         st.session_state["model_choice"] = requested
     else:
         st.session_state["model_choice"] = OTHER_MODEL
@@ -105,7 +118,9 @@ def sidebar() -> None:
     """Draw the shared sidebar and keep the URL in step with it."""
     st.session_state[ENTERED_THROUGH_APP] = True
     _initialise_from_url()
-    names = [spec.name for spec in available_models()]
+    names = _model_names()
+    if st.session_state.get("model_choice") not in names + [OTHER_MODEL]:  # a trained model that was forgotten
+        st.session_state["model_choice"] = DEFAULT_MODEL
     with st.sidebar:
         st.selectbox(
             "Model",
@@ -121,6 +136,7 @@ def sidebar() -> None:
         for index, example in enumerate(EXAMPLE_PROMPTS):
             st.button(example if len(example) < 40 else example[:38] + "…", key=f"example_{index}",
                       on_click=_set_prompt, args=(example,), width="stretch")
+    sidebar_heartbeat()
     st.query_params["text"] = st.session_state["prompt"][:URL_TEXT_LIMIT]
     st.query_params["model"] = requested_model_name()
 

@@ -151,3 +151,18 @@ def rss_mb(pid: int) -> float:
         total_kb += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
         pending.extend(int(child) for child in children)
     return total_kb / 1024
+
+
+def screenshot(page, path: Path) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside <main>, so grow the viewport to fit it first."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(
+            ...['stMain', 'stSidebarContent'].map(id => (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight),
+            window.innerHeight)"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 20, 12_000)})
+    page.wait_for_timeout(600)  # Plotly and the iframes re-lay out on resize
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    print(f"  screenshot: {path.relative_to(path.parents[2])}")

@@ -26,6 +26,7 @@ from tests.browser.driver import (
     VIEWPORT,
     commit_prompt,
     main_text_contains,
+    screenshot,
     url_text,
     wait_for_charts,
     wait_for_rerun,
@@ -117,21 +118,6 @@ def wait_for_bertviz(page, view_tab: str, marker: str):
     if view_tab == MODEL_VIEW:
         frame.locator("svg line").first.wait_for(state="attached", timeout=RUN_TIMEOUT)
     return frame
-
-
-def screenshot(page, path: Path) -> None:
-    """A screenshot of the whole page: Streamlit scrolls inside <main>, so grow the viewport to fit it first."""
-    size = page.viewport_size
-    height = page.evaluate(
-        """() => Math.max(
-            ...['stMain', 'stSidebarContent'].map(id => (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight),
-            window.innerHeight)"""
-    )
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 20, 12_000)})
-    page.wait_for_timeout(600)  # Plotly and the iframes re-lay out on resize
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-    print(f"  screenshot: {path.relative_to(path.parents[2])}")
 
 
 def assert_healthy(page, watch: Watch) -> None:

@@ -1,0 +1,123 @@
+"""The scaling law: measured loss against model size, with a fitted power law, and a mini sweep to run live."""
+
+import pandas as pd
+import streamlit as st
+
+from explainer import plots
+from explainer.scaling import (
+    MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, curves_table, fit_power_law, fitted_line, load_sweep, points_table,
+)
+from pages.live_training import live_panel, my_job, train_button
+from pages.pretraining_data import austen_ids, embedded_tokenizer
+from pages.shared import chart, page_header
+
+MINI_SWEEP_TOKENS = 60_000
+KAPLAN_ALPHA = 0.076  # α_N of Kaplan et al. 2020
+PARAMETER_AXES = {
+    "non_embedding_parameters": "non-embedding parameters N (as Kaplan et al.)",
+    "parameters": "all parameters (with the 4,096 × d token embedding)",
+}
+
+page_header("The scaling law", "Why do bigger models reach a lower loss, and by how much?")
+
+
+@st.cache_data
+def committed_sweep():
+    return load_sweep()
+
+
+def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
+    """The log-log plot of final loss against size, the fitted law and its constants; return the law."""
+    if len(points) < 3:
+        st.caption("The fit appears once three sizes have finished.")
+        return None
+    try:
+        law = fit_power_law(points[x_column], points["final_loss"])
+    except ValueError as problem:
+        st.warning(str(problem))
+        return None
+    mantissa, exponent = f"{law.x_c:.2e}".split("e")
+    n_c = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    st.latex(rf"L(N) = \left(\frac{{{n_c}}}{{N}}\right)^{{{law.alpha:.3f}}} + {law.l_inf:.3f}")
+    constants = st.columns(3)
+    constants[0].metric("α (how fast loss falls)", f"{law.alpha:.3f}")
+    constants[1].metric("N_c", f"{law.x_c:.3g}")
+    constants[2].metric("L∞ (floor, nats)", f"{law.l_inf:.3f}")
+    line = fitted_line(law, points[x_column].min() / 2, points[x_column].max() * 2)
+    chart(plots.scaling_plot(points, x_column, PARAMETER_AXES[x_column], line), points, name)
+    if law.l_inf == 0:
+        st.caption("L∞ came out at 0, the lowest value the fit allows: over these sizes the loss has not begun to "
+                   "level off, so these points cannot show a floor. The fit is then a pure power law, Kaplan's form.")
+    return law
+
+
+record, points, _ = committed_sweep()
+table = points_table(points)
+st.markdown(
+    f"**The measurement.** {len(points)} GPTs, from {table.non_embedding_parameters.min():,} to "
+    f"{table.non_embedding_parameters.max():,} non-embedding parameters, each trained on the same "
+    f"{record['token_budget']:,} tokens of Austen (context {record['context']}, batch {record['batch_size']}, "
+    f"seed {record['seed']}) and scored on the whole held-out text. Run by `{record['command']}` in "
+    f"{record['minutes']} minutes on {record['machine']}."
+)
+x_column = st.radio("Count as the size", list(PARAMETER_AXES), format_func=PARAMETER_AXES.get, horizontal=True)
+law = law_view(table, x_column, "scaling_law")
+
+st.subheader("Loss against training tokens")
+st.caption("The same runs while they trained: every size falls along its own curve, and bigger models sit lower "
+           "for the same tokens. The wiggles they share come from the data: every size sees the same windows in "
+           "the same order.")
+curves = curves_table(points)
+chart(plots.loss_against_tokens(curves), curves, "loss_against_tokens")
+
+st.subheader("How this mirrors the published scaling laws, and how it differs")
+st.markdown(
+    """
+- **Kaplan et al. 2020** (*Scaling Laws for Neural Language Models*) trained models from 768 to 1.5 billion
+  non-embedding parameters and found the loss falls as a power law in N, L(N) = (N_c/N)^α_N, with α_N ≈ 0.076,
+  over seven orders of magnitude, when data is not the bottleneck. This page fits the same form, plus a floor
+  L∞, and also counts non-embedding parameters, which is what makes tiny and large models line up.
+- **Chinchilla 2022** (Hoffmann et al., *Training Compute-Optimal Large Language Models*) fitted
+  L(N, D) = E + A/N^α + B/D^β and showed parameters N and tokens D should grow together, about 20 tokens per
+  parameter. Here every model sees the same fixed token budget, so by that rule the largest ones are
+  *under-trained* and the smallest see more tokens than they can use.
+- **Differences to keep in mind:** a few thousand to two million parameters instead of millions to billions,
+  one small corpus (Austen, under a million tokens), one seed per size, minutes on a CPU.
+  The exponent measured here describes this tiny regime; it is not a prediction about GPT-sized models.
+"""
+)
+if law is not None:
+    st.markdown(
+        f"**What this sweep found.** α = {law.alpha:.3f}, about {law.alpha / KAPLAN_ALPHA:.0%} of Kaplan's "
+        f"{KAPLAN_ALPHA}: growing N {table[x_column].max() / table[x_column].min():,.0f}-fold lowered the loss only "
+        f"from {table.final_loss.max():.2f} to {table.final_loss.min():.2f} nats. A likely reason is that even the "
+        "smallest models learn much of what these tokens teach (which words are common, which follow which) in "
+        "their token embeddings, which N does not count. The points also bend *down* at the large end rather "
+        "than flattening, so the floor L∞ stays out of reach here."
+    )
+
+st.subheader("Run a mini sweep now")
+st.caption(f"{len(MINI_SWEEP_SIZES)} tiny models ({', '.join(s.name for s in MINI_SWEEP_SIZES)}), "
+           f"{MINI_SWEEP_TOKENS:,} tokens each, about a minute on a laptop CPU.")
+
+
+def make_sweep() -> ScalingSweepRun:
+    return ScalingSweepRun(MINI_SWEEP_SIZES, MINI_SWEEP_TOKENS, *austen_ids(), embedded_tokenizer(),
+                           title="a mini scaling sweep")
+
+
+train_button("Run the mini sweep", make_sweep, max_seconds=240)
+
+
+def draw(run: ScalingSweepRun) -> None:
+    finished = points_table(list(run.points))
+    st.caption(f"{len(finished)} of {len(run.sizes)} sizes finished.")
+    if len(finished):
+        st.dataframe(finished[["name", "non_embedding_parameters", "tokens", "final_loss", "seconds"]],
+                     hide_index=True)
+    law_view(finished, "non_embedding_parameters", "mini_sweep")
+
+
+job = my_job(ScalingSweepRun)
+if job is not None:
+    live_panel(job, draw)
