@@ -3,7 +3,8 @@
     python bench/analysis_overhead.py     # writes bench/results/analysis_overhead.json
 
 For each model and text length, both are timed on the same token ids in the
-same run, interleaved, and the median of REPEATS runs is kept:
+same run, interleaved, and the median is kept: of at least MIN_REPEATS runs,
+and of more for fast cases, up to MAX_REPEATS or about SECONDS_PER_CASE seconds:
 
 - bare:     model(ids, output_attentions=True, output_hidden_states=True)
 - analysis: explainer.analysis.analyze(model, text), which tokenizes, runs that
@@ -32,7 +33,8 @@ from bench.results_file import save  # noqa: E402
 from explainer.models import EMBEDDED_GPT, LoadedModel, ModelSpec, load_model  # noqa: E402
 
 LENGTHS = (16, 64, 256, 1024)
-REPEATS = 5
+MIN_REPEATS, MAX_REPEATS = 5, 101
+SECONDS_PER_CASE = 3.0  # a 20 ms forward is noisy: a median of 5 of them moved the ratio by ±0.2
 SOURCE = (ROOT / "models" / EMBEDDED_GPT / "README.md").read_text() * 40  # plenty of English to cut from
 
 
@@ -66,23 +68,25 @@ def measure(loaded: LoadedModel, length: int) -> dict:
         analysis = analyze(loaded, text)
         assert len(analysis.tokens) == length and not analysis.truncated
 
-    bare(), full()  # warm-up
+    started = time.perf_counter()
+    bare(), full()  # warm-up, and a first guess of the time per pair
+    repeats = min(MAX_REPEATS, max(MIN_REPEATS, int(SECONDS_PER_CASE / (time.perf_counter() - started))))
     bare_times, full_times = [], []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for action, times in ((bare, bare_times), (full, full_times)):
             started = time.perf_counter()
             action()
             times.append(time.perf_counter() - started)
     bare_s, full_s = statistics.median(bare_times), statistics.median(full_times)
-    return {"tokens": length, "bare_forward_ms": round(bare_s * 1000, 2), "analysis_ms": round(full_s * 1000, 2),
-            "ratio": round(full_s / bare_s, 3)}
+    return {"tokens": length, "repeats": repeats, "bare_forward_ms": round(bare_s * 1000, 2),
+            "analysis_ms": round(full_s * 1000, 2), "ratio": round(full_s / bare_s, 3)}
 
 
 def main() -> None:
     embedded = load_model(EMBEDDED_GPT)
     models = [embedded, gpt2_small_shape(embedded.tokenizer)]
     result = {
-        "repeats": REPEATS,
+        "repeats": f"{MIN_REPEATS} to {MAX_REPEATS}, about {SECONDS_PER_CASE:.0f} s per case",
         "goal": "analysis at most 1.3 x the bare forward",
         "models": {},
     }

@@ -118,12 +118,22 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
     )
 
 
-def _scores_of(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For each row of ``logits`` (N, V) and its target id (N,): −log p, p and rank (1 = top)."""
-    log_probs = torch.log_softmax(logits, dim=-1)  # (N, V)
-    target_log_probs = log_probs.gather(1, targets[:, None])[:, 0]  # (N,)
-    ranks = (log_probs > target_log_probs[:, None]).sum(dim=1) + 1  # (N,)
-    return -target_log_probs, target_log_probs.exp(), ranks
+def _scores_of(
+    logits: torch.Tensor, targets: torch.Tensor, rows_at_once: int = 64
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each row of ``logits`` (N, V) and its target id (N,): −log p, p and rank (1 = top).
+
+    Works through ``rows_at_once`` rows at a time, so a 1,024 × 50,257 logit matrix never needs a second
+    matrix of its size.
+    """
+    target_log_probs = torch.empty(len(targets))  # (N,)
+    beaten_by = np.empty(len(targets), dtype=np.int64)  # (N,) how many logits beat the target's
+    for start in range(0, len(targets), rows_at_once):
+        rows = slice(start, start + rows_at_once)
+        log_probs = torch.log_softmax(logits[rows], dim=-1)  # (n, V)
+        target_log_probs[rows] = log_probs.gather(1, targets[rows, None])[:, 0]
+        beaten_by[rows] = (log_probs.numpy() > target_log_probs[rows, None].numpy()).sum(axis=1)  # numpy sums bools fast
+    return -target_log_probs, target_log_probs.exp(), torch.from_numpy(beaten_by) + 1
 
 
 def _causal_scores(logits: torch.Tensor, ids: torch.Tensor):

@@ -129,16 +129,20 @@ def tokenize(tokenizer, text: str, add_special_tokens: bool = True, max_tokens: 
     special_ids = set(tokenizer.all_special_ids)
     scheme = decoder_type(tokenizer)
     special = [i in special_ids for i in ids]
-    token_bytes = [r.encode() if s else token_to_bytes(r, scheme) for r, s in zip(raw, special)]
-    display = [r if s else _display(r, b, scheme) for r, b, s in zip(raw, token_bytes, special)]
+    readings = [(r.encode(), r) if s else _reading(r, scheme) for r, s in zip(raw, special)]
+    token_bytes = [data for data, _ in readings]
+    display = [shown for _, shown in readings]
     offsets = [tuple(map(int, span)) for span in encoding["offset_mapping"]]
     return TokenizedText(text, ids, raw, display, token_bytes, offsets, special)
 
 
-def _display(raw: str, data: bytes, scheme: str) -> str:
+@lru_cache(maxsize=65_536)
+def _reading(raw: str, scheme: str) -> tuple[bytes, str]:
+    """An ordinary token's (bytes, display string); cached, as a text repeats its tokens."""
+    data = token_to_bytes(raw, scheme)
     if scheme == "WordPiece":
-        return visible(raw)  # keep the "##" that marks a word's continuation
-    return readable_bytes(data)
+        return data, visible(raw)  # keep the "##" that marks a word's continuation
+    return data, readable_bytes(data)
 
 
 def character_tokens(text: str) -> TokenizedText:
