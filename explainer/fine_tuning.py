@@ -104,19 +104,23 @@ def class_probabilities(model: GPT2ForSequenceClassification, tokenizer, texts: 
     return torch.softmax(logits, dim=-1).numpy()
 
 
-def accuracy(model: GPT2ForSequenceClassification, tokenizer, examples: list[Example]) -> float:
-    """The fraction of ``examples`` whose most probable class is their label."""
-    predicted = class_probabilities(model, tokenizer, [e.text for e in examples]).argmax(axis=1)
-    return float(np.mean(predicted == np.array([e.label for e in examples])))
+def scores_on(model: GPT2ForSequenceClassification, tokenizer, examples: list[Example]) -> tuple[float, float]:
+    """Return (accuracy, mean cross-entropy in nats) of ``model`` over all of ``examples``."""
+    probabilities = class_probabilities(model, tokenizer, [e.text for e in examples])  # (N, 2)
+    labels = np.array([e.label for e in examples])  # (N,)
+    accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
+    loss = float(np.mean(-np.log(probabilities[np.arange(len(labels)), labels])))
+    return accuracy, loss
 
 
 @dataclass
 class Curve:
-    """One classifier's history: losses (nats) and test accuracy at each evaluation."""
+    """One classifier's history at each evaluation: the loop's losses, and its scores on the whole test set."""
 
     start: str
-    evaluations: list[Evaluation] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)  # train_loss on training batches
     accuracies: list[float] = field(default_factory=list)  # test accuracy, one per evaluation
+    test_losses: list[float] = field(default_factory=list)  # test cross-entropy (nats), one per evaluation
 
 
 @dataclass
@@ -159,8 +163,10 @@ class FineTuningRun:
             batches = sentence_batches(self.train_set, self.test_set, self.tokenizer, self.batch_size, generator)
 
             def record(evaluation: Evaluation, model=model, curve=curve) -> None:
-                curve.accuracies.append(accuracy(model, self.tokenizer, self.test_set))
-                curve.evaluations.append(evaluation)
+                test_accuracy, test_loss = scores_on(model, self.tokenizer, self.test_set)
+                curve.accuracies.append(test_accuracy)
+                curve.test_losses.append(test_loss)
+                curve.evaluations.append(evaluation)  # last: the page reads the lists up to this one's length
 
             offset = index * self.steps
             train(model, batches, settings, on_evaluation=record, should_stop=job.should_stop,
@@ -172,8 +178,8 @@ class FineTuningRun:
 def curve_table(curves: dict[str, Curve]) -> pd.DataFrame:
     """One row per evaluation of each classifier: start, step, train_loss, test_loss, test_accuracy."""
     rows = [
-        {"start": start, "step": e.step, "train_loss": e.train_loss, "test_loss": e.val_loss, "test_accuracy": a}
+        {"start": start, "step": e.step, "train_loss": e.train_loss, "test_loss": loss, "test_accuracy": accuracy}
         for start, curve in curves.items()
-        for e, a in zip(list(curve.evaluations), list(curve.accuracies))
+        for e, accuracy, loss in zip(list(curve.evaluations), list(curve.accuracies), list(curve.test_losses))
     ]
     return pd.DataFrame(rows, columns=["start", "step", "train_loss", "test_loss", "test_accuracy"])

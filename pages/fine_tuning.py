@@ -77,6 +77,7 @@ if job is not None:
 if rows:
     st.markdown("**Your sentence**, before and after")
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption("Before training, both output layers are random, so both guess about 50/50.")
+    st.caption("Before training, the new output layer is random in both classifiers, so their verdicts are guesses. "
+               "Accuracy and loss above are over all the test sentences.")
 else:
     st.info("Type a sentence to see what the classifiers make of it.", icon=":material/edit:")
