@@ -1,6 +1,7 @@
 """Live pretraining: the loss falls, samples are kept, runs repeat, and a finished model works on every page."""
 
 import math
+import time
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from explainer.models import keep_trained_model, load_model
 from explainer.pretraining import MODEL_SIZES, ModelSize, PretrainingRun, join_token_ids, split_token_ids
 from explainer.training import causal_loss_on
 from explainer.training_jobs import JobBoard
+from tests.app_harness import open_page
 
 TINY = ModelSize("Test", layers=1, heads=2, dims=16, learning_rate=1e-2, context=32)
 
@@ -82,3 +84,28 @@ def test_a_pasted_corpus_must_be_long_enough_and_keeps_a_tenth_for_validation(gp
         split_token_ids(gpt.tokenizer, "too short\x00")
     train_ids, val_ids = split_token_ids(gpt.tokenizer, "大语言模型 learns from text. 🙂 " * 200)
     assert len(val_ids) == pytest.approx((len(train_ids) + len(val_ids)) * 0.1, abs=1)
+
+
+def test_the_page_turns_a_short_paste_away_and_trains_on_a_hostile_one_until_stopped():
+    app = open_page("pages/pretraining.py")
+    app.radio[0].set_value("Your own text (paste or upload)").run()
+    pasted = next(area for area in app.main.text_area if area.label.startswith("…or paste"))
+    pasted.set_value("Too short.").run()
+    next(button for button in app.button if button.label == "Train").click().run()
+    assert not app.exception
+    assert any("at least 2,000 characters" in info.value for info in app.info)
+
+    hostile = "<script>alert(1)</script> 大语言模型 🙂 \x07 Emma walked to Hartfield. " * 60
+    pasted = next(area for area in app.main.text_area if area.label.startswith("…or paste"))
+    pasted.set_value(hostile).run()
+    next(button for button in app.button if button.label == "Train").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    app.button(key="stop_training").click().run()  # there is a Stop button: this session's run is training
+    for _ in range(40):  # the training thread stops at its next step
+        if any("stopped after" in info.value for info in app.info):
+            break
+        time.sleep(0.25)
+        app.run()
+    assert not app.exception
+    assert any("because you pressed Stop" in info.value for info in app.info)
