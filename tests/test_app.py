@@ -1,6 +1,7 @@
 """Every page runs in Streamlit's AppTest and shows the explainer's own numbers."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,9 @@ def test_a_hostile_model_id_in_the_url_is_refused():
     app = open_page("pages/home.py", prompt=None, model="../../etc/passwd")
     assert not app.exception
     assert any("not a Hugging Face model id" in e.value for e in app.error)
+
+
+def test_the_server_config_hides_tracebacks_and_skips_the_slow_post_run_collection():
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"  # users never see a Python traceback
+    assert config["runner"]["postScriptGC"] is False  # a full gc.collect after every run held each page back 0.33 s
