@@ -86,26 +86,48 @@ def test_a_pasted_corpus_must_be_long_enough_and_keeps_a_tenth_for_validation(gp
     assert len(val_ids) == pytest.approx((len(train_ids) + len(val_ids)) * 0.1, abs=1)
 
 
+def press_train(app) -> None:
+    next(button for button in app.button if button.label == "Train").click().run()
+
+
+def press_stop(app) -> None:
+    """Press the page's Stop button and rerun until the page says the run stopped (the thread ends at its next step)."""
+    app.button(key="stop_training").click().run()
+    for _ in range(40):
+        if any("stopped after" in info.value for info in app.info):
+            break
+        time.sleep(0.25)
+        app.run()
+    assert any("because you pressed Stop" in info.value for info in app.info)
+
+
 def test_the_page_turns_a_short_paste_away_and_trains_on_a_hostile_one_until_stopped():
     app = open_page("pages/pretraining.py")
     app.radio[0].set_value("Your own text (paste or upload)").run()
     pasted = next(area for area in app.main.text_area if area.label.startswith("…or paste"))
     pasted.set_value("Too short.").run()
-    next(button for button in app.button if button.label == "Train").click().run()
+    press_train(app)
     assert not app.exception
     assert any("at least 2,000 characters" in info.value for info in app.info)
 
     hostile = "<script>alert(1)</script> 大语言模型 🙂 \x07 Emma walked to Hartfield. " * 60
     pasted = next(area for area in app.main.text_area if area.label.startswith("…or paste"))
     pasted.set_value(hostile).run()
-    next(button for button in app.button if button.label == "Train").click().run()
+    press_train(app)
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
-    app.button(key="stop_training").click().run()  # there is a Stop button: this session's run is training
-    for _ in range(40):  # the training thread stops at its next step
-        if any("stopped after" in info.value for info in app.info):
-            break
-        time.sleep(0.25)
-        app.run()
+    press_stop(app)  # there is a Stop button: this session's run is training
     assert not app.exception
-    assert any("because you pressed Stop" in info.value for info in app.info)
+
+
+def test_a_second_session_is_told_the_server_is_busy_while_the_first_trains():
+    first, second = open_page("pages/pretraining.py"), open_page("pages/pretraining.py")
+    press_train(first)
+    assert first.button(key="stop_training")  # the first session's run is training
+    press_train(second)
+    assert not second.exception
+    assert any("The server is busy" in warning.value for warning in second.warning)
+    press_stop(first)
+    press_train(second)  # now the slot is free
+    assert second.button(key="stop_training")
+    press_stop(second)
