@@ -33,7 +33,8 @@ class Analysis:
     original_token_count: int  # tokens before truncation (of the first MAX_TEXT_CHARACTERS)
     context_length: int
     logits: np.ndarray  # (T, V) float32, the model's output at every position
-    attentions: np.ndarray  # (L, H, T, T) float32; [layer, head, query, key], rows sum to 1
+    attentions: list[np.ndarray]  # (L,) of (H, T, T) float32: [layer][head, query, key], rows sum to 1
+    # kept per layer as the model returns them: one (L, H, T, T) array would copy them (604 MB for GPT-2 at 1,024 tokens)
     hidden_states: np.ndarray  # (L+1, T, D) float32; [0] = embeddings, [l] = after block l
     token_losses: np.ndarray  # (T,) −log p(actual token) in nats; NaN where undefined
     token_probabilities: np.ndarray  # (T,) p(actual token); NaN where undefined
@@ -64,11 +65,11 @@ class Analysis:
 
     @property
     def layer_count(self) -> int:
-        return self.attentions.shape[0]
+        return len(self.attentions)
 
     @property
     def head_count(self) -> int:
-        return self.attentions.shape[1]
+        return self.attentions[0].shape[0]
 
 
 def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
@@ -89,7 +90,6 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
     with torch.no_grad():
         output = model(input_ids=ids, output_attentions=True, output_hidden_states=True)
     logits = output.logits[0].float()  # (T, V)
-    attentions = torch.stack(output.attentions)[:, 0]  # (L, H, T, T)
     hidden_states = torch.stack(output.hidden_states)[:, 0]  # (L+1, T, D)
 
     if loaded.spec.kind == "causal":
@@ -107,7 +107,7 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
         original_token_count=len(full),
         context_length=context,
         logits=logits.numpy(),
-        attentions=attentions.float().numpy(),
+        attentions=[layer[0].float().numpy() for layer in output.attentions],
         hidden_states=hidden_states.float().numpy(),
         token_losses=losses.numpy(),
         token_probabilities=probabilities.numpy(),

@@ -27,7 +27,7 @@ CDN_REQUIRE_CONFIG = re.compile(r"require\.config\(\{\s*paths:\s*\{[^}]*\}\s*\}\
 
 def head_weights(analysis: Analysis, layer: int, head: int) -> np.ndarray:
     """Return one head's weights (T, T): row = query token, column = key token."""
-    return analysis.attentions[layer, head]
+    return analysis.attentions[layer][head]
 
 
 def mean_over_heads(analysis: Analysis, layer: int) -> np.ndarray:
@@ -91,7 +91,8 @@ def bertviz_html(analysis: Analysis, view: str, start: int = 0) -> str:
     """
     begin, end = window_bounds(len(analysis.tokens), start, BERTVIZ_MAX_TOKENS)
     placeholders = [f"bertviz_token_{i}_" for i in range(end - begin)]
-    weights = np.round(analysis.attentions[:, :, begin:end, begin:end].astype(np.float64), 3)  # (L, H, W, W), 3 decimals for line opacity
+    window = np.stack([layer[:, begin:end, begin:end] for layer in analysis.attentions])  # (L, H, W, W)
+    weights = np.round(window.astype(np.float64), 3)  # 3 decimals are enough for line opacity
     attention = tuple(torch.from_numpy(layer[None]) for layer in weights)  # L × (1, H, W, W)
     render = head_view if view == "head" else model_view
     page = render(attention, placeholders, html_action="return").data

@@ -56,7 +56,7 @@ with one_head:
 with all_heads:
     if all_heads.open:
         chart(
-            plots.head_grid(analysis.attentions[layer, :, begin:end, begin:end], labels, causal, offset=begin),
+            plots.head_grid(analysis.attentions[layer][:, begin:end, begin:end], labels, causal, offset=begin),
             attention.weights_table(analysis, layer, None),
             f"attention_layer{layer}_mean",
         )

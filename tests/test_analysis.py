@@ -44,8 +44,8 @@ def test_probabilities_and_ranks_match_a_plain_softmax(gpt):
 
 
 def test_attention_rows_sum_to_one_and_the_causal_mask_is_exact(gpt, bert):
-    causal = analyze(gpt, TEXTS[0]).attentions  # (L, H, T, T)
-    masked = analyze(bert, TEXTS[0]).attentions
+    causal = np.stack(analyze(gpt, TEXTS[0]).attentions)  # (L, H, T, T)
+    masked = np.stack(analyze(bert, TEXTS[0]).attentions)
     for weights in (causal, masked):
         np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
     upper = np.triu_indices(causal.shape[-1], k=1)
@@ -69,7 +69,7 @@ def test_one_gpt_head_recomputed_by_hand(gpt, layer, head):
     scores = q @ k.T / math.sqrt(d_k)  # (T, T)
     future = torch.triu(torch.ones_like(scores, dtype=torch.bool), diagonal=1)
     weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
-    np.testing.assert_allclose(analysis.attentions[layer, head], weights.numpy(), atol=1e-5)
+    np.testing.assert_allclose(analysis.attentions[layer][head], weights.numpy(), atol=1e-5)
 
 
 def test_one_bert_head_recomputed_by_hand(bert):
@@ -82,7 +82,7 @@ def test_one_bert_head_recomputed_by_hand(bert):
         q = attention.query(x)[:, head * d_k : (head + 1) * d_k]  # (T, d_k)
         k = attention.key(x)[:, head * d_k : (head + 1) * d_k]
     weights = torch.softmax(q @ k.T / math.sqrt(d_k), dim=-1)  # no mask: bidirectional
-    np.testing.assert_allclose(analysis.attentions[layer, head], weights.numpy(), atol=1e-5)
+    np.testing.assert_allclose(analysis.attentions[layer][head], weights.numpy(), atol=1e-5)
 
 
 def test_masked_model_scores_each_token_with_it_hidden(bert):
@@ -114,7 +114,7 @@ def test_shapes_are_as_documented(gpt):
     T, V = len(analysis.tokens), len(gpt.tokenizer)
     L, H, D = gpt.model.config.n_layer, gpt.model.config.n_head, gpt.model.config.n_embd
     assert analysis.logits.shape == (T, V)
-    assert analysis.attentions.shape == (L, H, T, T)
+    assert len(analysis.attentions) == L and all(layer.shape == (H, T, T) for layer in analysis.attentions)
     assert analysis.hidden_states.shape == (L + 1, T, D)
     assert analysis.token_losses.shape == analysis.token_ranks.shape == (T,)
 

@@ -44,4 +44,4 @@ def test_bertviz_shows_a_window_of_long_texts(gpt):
     (data,) = params["attention"]
     assert len(data["left_text"]) == BERTVIZ_MAX_TOKENS
     assert np.array(data["attn"]).shape == (analysis.layer_count, analysis.head_count, BERTVIZ_MAX_TOKENS, BERTVIZ_MAX_TOKENS)
-    np.testing.assert_allclose(data["attn"][0][0][0][:3], analysis.attentions[0, 0, 100, 100:103], atol=6e-4)
+    np.testing.assert_allclose(data["attn"][0][0][0][:3], analysis.attentions[0][0, 100, 100:103], atol=6e-4)

@@ -47,7 +47,7 @@ def attention_module_output(loaded, ids, layer) -> torch.Tensor:
 @pytest.mark.parametrize("layer,head,query", CASES)
 def test_the_weights_are_the_attention_pages_heatmap_row(request, name, layer, head, query):
     _, analysis, steps = worked(request, name, layer, head, query)
-    np.testing.assert_allclose(steps.weights, analysis.attentions[steps.layer, steps.head, steps.query], atol=1e-5)
+    np.testing.assert_allclose(steps.weights, analysis.attentions[steps.layer][steps.head, steps.query], atol=1e-5)
     assert steps.weights.sum() == pytest.approx(1.0, abs=1e-5)
 
 
@@ -155,7 +155,7 @@ def test_the_page_shows_the_explainers_numbers(gpt):
     app.run()
     assert not app.exception
     table = app.dataframe[0].value
-    np.testing.assert_allclose(table["weight"].to_numpy(), analysis.attentions[2, 1, 3], atol=1e-5)
+    np.testing.assert_allclose(table["weight"].to_numpy(), analysis.attentions[2][1, 3], atol=1e-5)
     assert list(table["masked_shown"][4:]) == [MASKED_TEXT] * (T - 4)
 
 
@@ -163,7 +163,7 @@ def test_the_page_works_on_the_masked_model(bert):
     app = open_page("pages/attention_steps.py", BERT_TEXT, model="tiny-bert-austen")
     assert not app.exception and not app.error
     analysis = analyze(bert, BERT_TEXT)
-    np.testing.assert_allclose(shown_weights(app), analysis.attentions[0, 0, len(analysis.tokens) // 2], atol=1e-5)
+    np.testing.assert_allclose(shown_weights(app), analysis.attentions[0][0, len(analysis.tokens) // 2], atol=1e-5)
     assert MASKED_TEXT not in list(app.dataframe[0].value["masked_shown"])
 
 

@@ -68,7 +68,7 @@ def test_only_the_masked_model_looks_ahead(gpt, bert):
             assert future_share(attention_map(causal, layer, head)) == 0.0
     assert future_share(attention_map(masked, 0, None)) > 0
     np.testing.assert_array_equal(attention_map(masked, 1, None), mean_over_heads(masked, 1))
-    np.testing.assert_array_equal(attention_map(masked, 1, 2), masked.attentions[1, 2])
+    np.testing.assert_array_equal(attention_map(masked, 1, 2), masked.attentions[1][2])
     uniform = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]  # causal: 0 ahead
     assert future_share(uniform) == 0.0 and future_share(np.full((4, 4), 0.25)) == pytest.approx(0.375)
 
@@ -100,7 +100,7 @@ def test_the_page_compares_both_models_whatever_the_sidebar_says(gpt, bert):
 
     app.selectbox(key="head_tiny-bert-austen").set_value(1)
     app.selectbox(key="layer_tiny-bert-austen").set_value(2).run()
-    assert future_metrics(app)[1] == f"{future_share(masked.attentions[2, 1]):.1%}"
+    assert future_metrics(app)[1] == f"{future_share(masked.attentions[2][1]):.1%}"
 
     app.sidebar.selectbox(key="model_choice").set_value("tiny-bert-austen").run()
     assert not app.exception and len(future_metrics(app)) == 2
