@@ -42,7 +42,7 @@ def sweep_size(layers: int, heads: int, dims: int) -> ModelSize:
 
 
 SWEEP_SIZES = tuple(sweep_size(*shape) for shape in ((1, 2, 16), (1, 2, 32), (2, 2, 64), (3, 4, 96), (4, 4, 128), (4, 4, 192)))
-MINI_SWEEP_SIZES = tuple(sweep_size(*shape) for shape in ((1, 2, 8), (1, 2, 16), (1, 2, 32), (2, 2, 48)))
+MINI_SWEEP_SIZES = tuple(sweep_size(*shape) for shape in ((1, 2, 8), (1, 2, 16), (1, 2, 32), (2, 2, 64)))
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,15 @@ def test_fine_tuning_trains_both_classifiers_and_predicts_the_learners_sentence(
     main_text_contains(page, "after training")
     wait_for_charts(page)
     screenshot(page, screenshots / "fine_tuning.png")
+
+
+def test_the_mini_sweep_trains_four_sizes_live_and_draws_them(page, screenshots):
+    page.goto("/scaling_law")
+    wait_until_idle(page)
+    charts_before = wait_for_charts(page)
+    page.get_by_role("button", name="Run the mini sweep").click()
+    main_text_contains(page, "Training a mini scaling sweep")
+    main_text_contains(page, "finished in", timeout=240_000)
+    main_text_contains(page, "4 of 4 sizes finished")
+    assert wait_for_charts(page) > charts_before  # the four sizes and the law fitted to them, on log-log axes
+    screenshot(page, screenshots / "scaling_mini_sweep.png")
