@@ -23,9 +23,10 @@ import pandas as pd
 import torch
 
 from explainer.analysis import Analysis
+from explainer.i18n import N_, _
 from explainer.models import LoadedModel
 
-MASKED_TEXT = "−∞ (masked)"
+MASKED_TEXT = N_("−∞ (masked)")  # shown translated: ``_(MASKED_TEXT)``
 PROJECTIONS = {"gpt2": "attn.c_proj", "bert": "attention.output.dense"}  # W_O in each architecture
 
 
@@ -70,8 +71,8 @@ def check_supported(model) -> None:
     standard_gpt2 = config.model_type == "gpt2" and config.scale_attn_weights and not config.scale_attn_by_inverse_layer_idx
     if not (standard_gpt2 or config.model_type == "bert"):
         raise ValueError(
-            f"The step-by-step view supports GPT-2 and BERT architectures; this model is '{config.model_type}'. "
-            "Choose tiny-gpt-austen or tiny-bert-austen in the sidebar."
+            _("The step-by-step view supports GPT-2 and BERT architectures; this model is “{kind}”. "
+              "Choose tiny-gpt-austen or tiny-bert-austen in the sidebar.").format(kind=config.model_type)
         )
 
 
@@ -157,7 +158,7 @@ def key_table(steps: AttentionSteps, tokens: list[str]) -> pd.DataFrame:
             "score": steps.scores,
             "scaled": steps.scaled,
             "masked_score": steps.masked,
-            "masked_shown": [MASKED_TEXT if np.isneginf(m) else f"{m:.4f}" for m in steps.masked],
+            "masked_shown": [_(MASKED_TEXT) if np.isneginf(m) else f"{m:.4f}" for m in steps.masked],
             "weight": steps.weights,
             "is_masked": steps.is_masked,
         }

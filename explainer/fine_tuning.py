@@ -25,12 +25,13 @@ import pandas as pd
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
+from explainer.i18n import N_
 from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT
 from explainer.training import BatchSampler, Evaluation, TrainingSettings, train
 
 SENTIMENT_FILE = Path(__file__).resolve().parent.parent / "data" / "sentiment" / "sentences.tsv"
-LABELS = ("negative", "positive")  # class index -> name
-STARTS = ("fine-tuned", "from scratch")  # the two classifiers, in the order they train
+LABELS = (N_("negative"), N_("positive"))  # class index -> name (as in the CSV; shown with ``_()``)
+STARTS = (N_("fine-tuned"), N_("from scratch"))  # the two classifiers, in the order they train
 
 
 @dataclass(frozen=True)

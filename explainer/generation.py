@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from explainer.i18n import _
 from explainer.models import LoadedModel
 from explainer.prediction import SamplingSettings, token_label
 from explainer.tokenization import clean_text
@@ -66,14 +67,14 @@ def generate(
     Raises ``ValueError`` for blank prompts and for masked (BERT) models.
     """
     if loaded.spec.kind != "causal":
-        raise ValueError(f"{loaded.spec.name} is a masked model; generation needs a causal (GPT) model.")
+        raise ValueError(_("{model} is a masked model; generation needs a causal (GPT) model.").format(model=loaded.spec.name))
     tokenizer, model = loaded.tokenizer, loaded.model
     ids = tokenizer(clean_text(prompt), add_special_tokens=False)["input_ids"]
     room = loaded.context_length - new_tokens
     truncated = len(ids) > room
     ids = ids[-room:]  # keep the end of the prompt: that is what the next token depends on
     if not ids:
-        raise ValueError("The tokenizer produced no tokens for this text.")
+        raise ValueError(_("The tokenizer produced no tokens for this text."))
 
     options = {"do_sample": False, "num_beams": 1}
     if strategy == "sample":

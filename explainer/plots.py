@@ -1,7 +1,9 @@
 """Every Plotly figure of the app, built from explainer data.
 
 Token strings reach Plotly only through ``_label``, which escapes the
-characters Plotly would read as its own HTML-like markup.
+characters Plotly would read as its own HTML-like markup. Titles, axes,
+legends and hover text are in the current language (``explainer.i18n``);
+Plotly's own ``%{...}`` placeholders stay inside the translated templates.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explainer.i18n import N_, _
 from explainer.loss import GLTR_COLOURS
 
 PLOTLY_CONFIG = {  # passed to st.plotly_chart: the camera button saves a PNG
@@ -55,12 +58,12 @@ def _heatmap_trace(matrix: np.ndarray, labels: list[str], causal: bool, offset: 
     return go.Heatmap(
         z=_mask_future(matrix, causal),
         customdata=_hover_pairs(labels, offset),
-        hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+        hovertemplate=_("query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.4f}<extra></extra>"),
         colorscale=ATTENTION_SCALE,
         zmin=0,
         zmax=1,
         showscale=showscale,
-        colorbar={"title": {"text": "weight"}},
+        colorbar={"title": {"text": _("weight")}},
     )
 
 
@@ -73,8 +76,8 @@ def attention_heatmap(matrix: np.ndarray, labels: list[str], causal: bool, title
         height=size,
         plot_bgcolor=MASKED_COLOUR,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        xaxis={**_ticks(labels), "title": "key (the token attended to)", "side": "top", "tickangle": -60},
-        yaxis={**_ticks(labels), "title": "query (the token attending)", "autorange": "reversed"},
+        xaxis={**_ticks(labels), "title": _("key (the token attended to)"), "side": "top", "tickangle": -60},
+        yaxis={**_ticks(labels), "title": _("query (the token attending)"), "autorange": "reversed"},
     )
     return figure
 
@@ -83,7 +86,7 @@ def head_grid(layer_weights: np.ndarray, labels: list[str], causal: bool, offset
     """All heads of one layer (H, T, T) as small heatmaps, plus their mean as the last panel."""
     heads = layer_weights.shape[0]
     panels = [*layer_weights, layer_weights.mean(axis=0)]
-    titles = [f"head {h}" for h in range(heads)] + ["mean of heads"]
+    titles = [_("head {h}").format(h=h) for h in range(heads)] + [_("mean of heads")]
     columns = min(len(panels), 5 if len(panels) > 8 else 4 if len(panels) > 3 else len(panels))
     rows = math.ceil(len(panels) / columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.06)
@@ -114,15 +117,15 @@ def distribution_bars(table: pd.DataFrame, reshaped: bool) -> go.Figure:
             x=table["sampling_probability"],
             y=labels,
             orientation="h",
-            name="after temperature / top-k / top-p",
+            name=_("after temperature / top-k / top-p"),
             marker_color="#e4572e",
-            hovertemplate="%{y}<br>p = %{x:.4f}<extra>sampling</extra>",
+            hovertemplate=_("%{y}<br>p = %{x:.4f}<extra>sampling</extra>"),
         )
     figure.update_layout(
         barmode="group",
         height=max(320, 28 * len(table) + 100),
         yaxis={"autorange": "reversed", "type": "category", "tickfont": {"family": "monospace", "size": 14}},
-        xaxis={"title": "probability", "rangemode": "tozero"},
+        xaxis={"title": _("probability"), "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.15},
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
     )
@@ -138,14 +141,14 @@ def loss_bars(table: pd.DataFrame) -> go.Figure:
             y=scored["neg_log_p"],
             marker_color=[GLTR_COLOURS[b] for b in scored["bucket"]],
             customdata=np.stack([[_label(t) for t in scored["token"]], scored["p"], scored["rank"]], axis=-1),
-            hovertemplate="%{customdata[0]}<br>−log p = %{y:.3f}<br>p = %{customdata[1]:.4f}<br>"
-            "rank %{customdata[2]}<extra></extra>",
+            hovertemplate=_("%{customdata[0]}<br>−log p = %{y:.3f}<br>p = %{customdata[1]:.4f}<br>"
+                            "rank %{customdata[2]}<extra></extra>"),
         )
     )
     figure.update_layout(
         height=340,
-        xaxis={**_ticks(list(table["token"])), "title": "token", "tickangle": -60},
-        yaxis={"title": "−log p (nats)", "rangemode": "tozero"},
+        xaxis={**_ticks(list(table["token"])), "title": _("token"), "tickangle": -60},
+        yaxis={"title": _("−log p (nats)"), "rangemode": "tozero"},
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
     )
     return figure
@@ -155,10 +158,10 @@ def token_count_bars(counts: dict[str, int], characters: int) -> go.Figure:
     """How many tokens each tokenizer needs for the same text, against its character count."""
     names = list(counts)
     figure = go.Figure(go.Bar(x=[counts[n] for n in names], y=names, orientation="h", marker_color="#6c8ebf"))
-    figure.add_vline(x=characters, line_dash="dot", annotation_text=f"{characters} characters")
+    figure.add_vline(x=characters, line_dash="dot", annotation_text=_("{n} characters").format(n=characters))
     figure.update_layout(
         height=80 + 40 * len(names),
-        xaxis={"title": "tokens"},
+        xaxis={"title": _("tokens")},
         yaxis={"autorange": "reversed"},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
@@ -183,7 +186,7 @@ def generation_step_bars(tokens: list[str], probabilities: list[float], chosen: 
     figure.update_layout(
         height=max(300, 28 * len(tokens) + 80),
         yaxis={"autorange": "reversed", "type": "category", "tickfont": {"family": "monospace", "size": 14}},
-        xaxis={"title": "probability it was drawn with", "rangemode": "tozero"},
+        xaxis={"title": _("probability it was drawn with"), "rangemode": "tozero"},
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
     )
     return figure
@@ -193,12 +196,12 @@ def generated_probabilities(tokens: list[str], picked: list[float], model: list[
     """For each generated token: its probability where it was picked, and under the plain softmax."""
     labels = [f"{step + 1}. {_label(t)}" for step, t in enumerate(tokens)]
     figure = go.Figure()
-    figure.add_bar(x=labels, y=picked, name="in the distribution it was drawn from", marker_color="#e4572e")
-    figure.add_bar(x=labels, y=model, name="under the plain softmax (T = 1)", marker_color="#9db7d5")
+    figure.add_bar(x=labels, y=picked, name=_("in the distribution it was drawn from"), marker_color="#e4572e")
+    figure.add_bar(x=labels, y=model, name=_("under the plain softmax (T = 1)"), marker_color="#9db7d5")
     figure.update_layout(
         barmode="group",
         height=340,
-        yaxis={"title": "probability", "rangemode": "tozero"},
+        yaxis={"title": _("probability"), "rangemode": "tozero"},
         xaxis={"type": "category", "tickangle": -60},
         legend={"orientation": "h", "y": 1.12},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -220,11 +223,11 @@ def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: lis
         go.Heatmap(
             z=np.where(future, np.nan, matrix),
             customdata=np.array([[[r, c] for c in columns] for r in rows]),
-            hovertemplate="%{customdata[0]} attends to %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+            hovertemplate=_("%{customdata[0]} attends to %{customdata[1]}<br>weight %{z:.4f}<extra></extra>"),
             colorscale=ATTENTION_SCALE,
             zmin=0,
             zmax=1,
-            colorbar={"title": {"text": "weight"}},
+            colorbar={"title": {"text": _("weight")}},
         )
     )
     figure.update_layout(
@@ -255,18 +258,18 @@ def vector_strip(table: pd.DataFrame, title: str, divider: int) -> go.Figure:
             z=matrix,
             y=list(range(len(names))),
             customdata=np.array([[n] * matrix.shape[1] for n in names]),
-            hovertemplate="%{customdata}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+            hovertemplate=_("%{customdata}<br>dimension %{x}<br>%{z:.4f}<extra></extra>"),
             colorscale=VECTOR_SCALE,
             zmin=-limit,
             zmax=limit,
-            colorbar={"title": {"text": "value"}, "thickness": 12},
+            colorbar={"title": {"text": _("value")}, "thickness": 12},
         )
     )
     figure.add_hline(y=divider - 0.5, line_color="black", line_width=2)
     figure.update_layout(
         title=title,
         height=max(220, min(720, 16 * len(names) + 110)),
-        xaxis={"title": "dimension (one number of the vector)"},
+        xaxis={"title": _("dimension (one number of the vector)")},
         yaxis={**_ticks(list(table["vector"])), "autorange": "reversed", "tickfont": {"family": "monospace"}},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
@@ -285,18 +288,18 @@ def key_bars(table: pd.DataFrame, column: str, axis_title: str, query: int, show
             y=values,
             marker_color=["#1f3f73" if j == query else BAR_COLOUR for j in table["key_position"]],
             customdata=[f"{j}: {_label(t)}" for j, t in zip(table["key_position"], tokens)],
-            hovertemplate="key %{customdata}<br>%{y:.4f}<extra></extra>",
+            hovertemplate=_("key %{customdata}<br>%{y:.4f}<extra></extra>"),
         )
     )
     if masked.any():
         first, last = np.flatnonzero(masked)[[0, -1]]
         figure.add_vrect(
             x0=first - 0.5, x1=last + 0.5, fillcolor=MASKED_COLOUR, opacity=0.6, line_width=0, layer="below",
-            annotation_text="−∞ (masked)", annotation_position="top left",
+            annotation_text=_("−∞ (masked)"), annotation_position="top left",
         )
     figure.update_layout(
         height=300,
-        xaxis={**_ticks(tokens), "title": "key token j", "tickangle": -60, "range": [-0.5, len(tokens) - 0.5]},
+        xaxis={**_ticks(tokens), "title": _("key token j"), "tickangle": -60, "range": [-0.5, len(tokens) - 0.5]},
         yaxis={"title": axis_title, "zeroline": True, "zerolinecolor": "#888"},
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
     )
@@ -312,21 +315,21 @@ def multi_head_strip(table: pd.DataFrame) -> go.Figure:
         go.Heatmap(
             z=matrix,
             y=["concat(heads)", "× W_O + b"],
-            hovertemplate="%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+            hovertemplate=_("%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>"),
             colorscale=VECTOR_SCALE,
             zmin=-limit,
             zmax=limit,
-            colorbar={"title": {"text": "value"}, "thickness": 12},
+            colorbar={"title": {"text": _("value")}, "thickness": 12},
         )
     )
     for head, dimensions in table.groupby("head")["dimension"]:
         if head > 0:
             figure.add_vline(x=dimensions.min() - 0.5, line_color="black", line_width=1)
-        figure.add_annotation(x=dimensions.mean(), y=1.0, yref="paper", yanchor="bottom", text=f"head {head}",
+        figure.add_annotation(x=dimensions.mean(), y=1.0, yref="paper", yanchor="bottom", text=_("head {h}").format(h=head),
                               showarrow=False)
     figure.update_layout(
         height=230,
-        xaxis={"title": "dimension"},
+        xaxis={"title": _("dimension")},
         yaxis={"autorange": "reversed", "tickfont": {"family": "monospace"}},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
@@ -348,9 +351,9 @@ def fill_mask_bars(table: pd.DataFrame) -> go.Figure:
     masks = table.groupby("mask_index", sort=True)
     columns = min(3, masks.ngroups)
     rows = math.ceil(masks.ngroups / columns)
-    titles = [f"[MASK] at position {group['position'].iloc[0]}" for _, group in masks]
+    titles = [_("[MASK] at position {position}").format(position=group["position"].iloc[0]) for __, group in masks]
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.12)
-    for index, (_, group) in enumerate(masks):
+    for index, (__, group) in enumerate(masks):
         figure.add_trace(
             go.Bar(
                 x=group["probability"],
@@ -364,7 +367,7 @@ def fill_mask_bars(table: pd.DataFrame) -> go.Figure:
         )
     guesses = int(masks.size().max())
     figure.update_yaxes(autorange="reversed", type="category", tickfont={"family": "monospace", "size": 14})
-    figure.update_xaxes(title="probability", rangemode="tozero")
+    figure.update_xaxes(title=_("probability"), rangemode="tozero")
     figure.update_layout(height=rows * (26 * guesses + 90), showlegend=False,
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
@@ -399,7 +402,7 @@ def embedding_strips(parts: dict[str, np.ndarray], labels: list[str], offset: in
             go.Heatmap(
                 z=matrix,
                 y=names,
-                hovertemplate="%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+                hovertemplate=_("%{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>"),
                 colorscale=VECTOR_SCALE,
                 zmin=-limit,
                 zmax=limit,
@@ -410,7 +413,7 @@ def embedding_strips(parts: dict[str, np.ndarray], labels: list[str], offset: in
         )
     figure.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=names,
                         tickfont={"family": "monospace", "size": 11})
-    figure.update_xaxes(title="dimension (one number of the vector)", row=len(parts), col=1)
+    figure.update_xaxes(title=_("dimension (one number of the vector)"), row=len(parts), col=1)
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return figure
 
@@ -418,14 +421,14 @@ def embedding_strips(parts: dict[str, np.ndarray], labels: list[str], offset: in
 def token_map_scatter(points: pd.DataFrame, kept: np.ndarray) -> go.Figure:
     """Tokens (``token``, ``id``, ``group``, ``x``, ``y``) as labelled points on their 2D PCA map."""
     figure = go.Figure()
-    for group, colour in (("your text", "#3b6fb6"), ("your words", "#e4572e")):
+    for group, colour in ((N_("your text"), "#3b6fb6"), (N_("your words"), "#e4572e")):  # the ``group`` values
         shown = points[points["group"] == group]
         figure.add_trace(
             go.Scatter(
                 x=shown["x"],
                 y=shown["y"],
                 mode="markers+text",
-                name=group,
+                name=_(group),
                 text=[_label(t) for t in shown["token"]],
                 textposition="top center",
                 textfont={"family": "monospace", "size": 13},
@@ -436,8 +439,8 @@ def token_map_scatter(points: pd.DataFrame, kept: np.ndarray) -> go.Figure:
         )
     figure.update_layout(
         height=560,
-        xaxis={"title": f"direction 1 ({kept[0]:.0%} of the spread)", "zeroline": False},
-        yaxis={"title": f"direction 2 ({kept[1]:.0%} of the spread)", "zeroline": False},
+        xaxis={"title": _("direction 1 ({share:.0%} of the spread)").format(share=kept[0]), "zeroline": False},
+        yaxis={"title": _("direction 2 ({share:.0%} of the spread)").format(share=kept[1]), "zeroline": False},
         legend={"orientation": "h", "y": 1.06},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
@@ -450,11 +453,11 @@ def similarity_heatmap(matrix: np.ndarray, labels: list[str], offset: int = 0) -
         go.Heatmap(
             z=matrix,
             customdata=_hover_pairs(labels, offset),
-            hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>cosine %{z:.3f}<extra></extra>",
+            hovertemplate=_("%{customdata[0]}<br>%{customdata[1]}<br>cosine %{z:.3f}<extra></extra>"),
             colorscale=VECTOR_SCALE,
             zmin=-1,
             zmax=1,
-            colorbar={"title": {"text": "cosine"}},
+            colorbar={"title": {"text": _("cosine")}},
         )
     )
     figure.update_layout(
@@ -468,9 +471,9 @@ def similarity_heatmap(matrix: np.ndarray, labels: list[str], offset: int = 0) -
 
 def position_heatmaps(sinusoidal: np.ndarray, learned: np.ndarray | None) -> go.Figure:
     """The sinusoidal encoding (N, D) beside the model's learned position embeddings (N, D) when it has them."""
-    panels = {"sinusoidal: a fixed formula": sinusoidal}
+    panels = {_("sinusoidal: a fixed formula"): sinusoidal}
     if learned is not None:
-        panels["learned by this model"] = learned
+        panels[_("learned by this model")] = learned
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.16)
     for index, matrix in enumerate(panels.values()):
         limit = _symmetric_limit(matrix)
@@ -478,7 +481,7 @@ def position_heatmaps(sinusoidal: np.ndarray, learned: np.ndarray | None) -> go.
         figure.add_trace(
             go.Heatmap(
                 z=matrix,
-                hovertemplate="position %{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>",
+                hovertemplate=_("position %{y}<br>dimension %{x}<br>%{z:.4f}<extra></extra>"),
                 colorscale=VECTOR_SCALE,
                 zmin=-limit,
                 zmax=limit,
@@ -487,9 +490,9 @@ def position_heatmaps(sinusoidal: np.ndarray, learned: np.ndarray | None) -> go.
             row=1,
             col=index + 1,
         )
-    figure.update_xaxes(title="dimension")
+    figure.update_xaxes(title=_("dimension"))
     figure.update_yaxes(autorange="reversed")
-    figure.update_yaxes(title="position", row=1, col=1)
+    figure.update_yaxes(title=_("position"), row=1, col=1)
     figure.update_layout(height=max(360, min(620, 4 * len(sinusoidal) + 160)), margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
@@ -518,12 +521,12 @@ def logit_lens_heatmap(final_probabilities: np.ndarray, top_tokens: list[list[st
             texttemplate="%{text}",
             textfont={"family": "monospace", "size": 12},
             customdata=customdata,
-            hovertemplate="input %{y}<br>%{x}<br>top guess: %{customdata[0]} (p = %{customdata[1]})<br>"
-            "final prediction %{customdata[2]}: p = %{z:.3f}<extra></extra>",
+            hovertemplate=_("input %{y}<br>%{x}<br>top guess: %{customdata[0]} (p = %{customdata[1]})<br>"
+                            "final prediction %{customdata[2]}: p = %{z:.3f}<extra></extra>"),
             colorscale=ATTENTION_SCALE,
             zmin=0,
             zmax=1,
-            colorbar={"title": {"text": "p(final<br>prediction)"}},
+            colorbar={"title": {"text": _("p(final<br>prediction)")}},
             xgap=1,
             ygap=1,
         )
@@ -531,7 +534,7 @@ def logit_lens_heatmap(final_probabilities: np.ndarray, top_tokens: list[list[st
     figure.update_layout(
         height=max(300, 24 * len(labels) + 110),
         xaxis={"type": "category", "side": "top"},
-        yaxis={"type": "category", "autorange": "reversed", "title": "input token",
+        yaxis={"type": "category", "autorange": "reversed", "title": _("input token"),
                "tickfont": {"family": "monospace", "size": 12}},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
@@ -547,20 +550,21 @@ def training_curves(table: pd.DataFrame) -> go.Figure:
     ``table`` is ``explainer.training.evaluation_table``'s.
     """
     figure = go.Figure()
-    for column, name, colour in (("train_loss", "train", "#1f77b4"), ("val_loss", "validation", "#d62728")):
+    for column, name, colour in (("train_loss", _("train loss"), "#1f77b4"), ("val_loss", _("validation loss"), "#d62728")):
         figure.add_trace(go.Scatter(
-            x=table["tokens_seen"], y=table[column], name=f"{name} loss", mode="lines+markers",
+            x=table["tokens_seen"], y=table[column], name=name, mode="lines+markers",
             line={"color": colour}, customdata=np.exp(table[column]),
-            hovertemplate="%{x:,} tokens<br>loss %{y:.3f} nats<br>perplexity %{customdata:.1f}<extra>" + name + "</extra>",
+            hovertemplate=_("%{x:,} tokens<br>loss %{y:.3f} nats<br>perplexity %{customdata:.1f}<extra>{name}</extra>")
+            .replace("{name}", name),
         ))
     losses = table[["train_loss", "val_loss"]].to_numpy()
     low, high = (float(np.nanmin(losses)) - 0.2, float(np.nanmax(losses)) + 0.2) if len(table) else (0.0, 9.0)
     ticks = np.linspace(low, high, 6)
     figure.update_layout(
         height=380, margin={"t": 30, "b": 40, "l": 60, "r": 70}, legend={"orientation": "h", "y": 1.12},
-        xaxis={"title": "tokens seen in training"},
-        yaxis={"title": "loss (nats per token)", "range": [low, high]},
-        yaxis2={"title": "perplexity", "overlaying": "y", "side": "right", "range": [low, high],
+        xaxis={"title": _("tokens seen in training")},
+        yaxis={"title": _("loss (nats per token)"), "range": [low, high]},
+        yaxis2={"title": _("perplexity"), "overlaying": "y", "side": "right", "range": [low, high],
                 "tickmode": "array", "tickvals": ticks, "ticktext": [f"{math.exp(t):.0f}" for t in ticks],
                 "showgrid": False},
     )
@@ -580,16 +584,16 @@ def scaling_plot(points: pd.DataFrame, x_column: str, x_title: str, fitted: pd.D
     """Final loss against size on log-log axes: the measured points and the fitted power law."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(
-        x=fitted["x"], y=fitted["loss"], name="fitted power law", mode="lines", line={"color": "#d62728", "dash": "dash"},
+        x=fitted["x"], y=fitted["loss"], name=_("fitted power law"), mode="lines", line={"color": "#d62728", "dash": "dash"},
     ))
     figure.add_trace(go.Scatter(
-        x=points[x_column], y=points["final_loss"], name="measured", mode="markers+text", text=points["name"],
+        x=points[x_column], y=points["final_loss"], name=_("measured"), mode="markers+text", text=points["name"],
         textposition="top center", marker={"size": 11, "color": "#1f77b4"},
-        hovertemplate="%{text}<br>%{x:,} parameters<br>loss %{y:.3f} nats<extra></extra>",
+        hovertemplate=_("%{text}<br>%{x:,} parameters<br>loss %{y:.3f} nats<extra></extra>"),
     ))
     figure.update_layout(
         height=400, margin={"t": 30, "b": 40}, legend={"orientation": "h", "y": 1.1},
-        xaxis=log_axis(x_title, fitted["x"]), yaxis={"title": "validation loss (nats per token)", "type": "log"},
+        xaxis=log_axis(x_title, fitted["x"]), yaxis={"title": _("validation loss (nats per token)"), "type": "log"},
     )
     return figure
 
@@ -599,27 +603,28 @@ def loss_against_tokens(curves: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     for name, curve in curves.groupby("name", sort=False):
         figure.add_trace(go.Scatter(x=curve["tokens_seen"], y=curve["val_loss"], name=name, mode="lines+markers",
-                                    hovertemplate="%{x:,} tokens<br>loss %{y:.3f}<extra>" + name + "</extra>"))
+                                    hovertemplate=_("%{x:,} tokens<br>loss %{y:.3f}<extra>{name}</extra>").replace("{name}", name)))
     figure.update_layout(
-        height=400, margin={"t": 30, "b": 40}, legend={"title": "model (layers×heads×dims)"},
-        xaxis=log_axis("tokens seen in training", curves["tokens_seen"]),
-        yaxis={"title": "validation loss (nats per token)", "type": "log"},
+        height=400, margin={"t": 30, "b": 40}, legend={"title": _("model (layers×heads×dims)")},
+        xaxis=log_axis(_("tokens seen in training"), curves["tokens_seen"]),
+        yaxis={"title": _("validation loss (nats per token)"), "type": "log"},
     )
     return figure
 
 
 def fine_tuning_curves(table: pd.DataFrame) -> go.Figure:
     """Test accuracy and test loss against steps, one colour per start (fine-tuned, from scratch)."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("accuracy on the test sentences", "loss on the test sentences"))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(_("accuracy on the test sentences"),
+                                                                   _("loss on the test sentences")))
     colours = {"fine-tuned": "#2ca02c", "from scratch": "#7f7f7f"}
     for start, curve in table.groupby("start", sort=False):
         for column, col in (("test_accuracy", 1), ("test_loss", 2)):
-            figure.add_trace(go.Scatter(x=curve["step"], y=curve[column], name=start, legendgroup=start,
+            figure.add_trace(go.Scatter(x=curve["step"], y=curve[column], name=_(start), legendgroup=start,
                                         showlegend=col == 1, mode="lines+markers",
                                         line={"color": colours.get(start)}), row=1, col=col)
-    figure.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=1)
-    figure.update_yaxes(title_text="cross-entropy (nats)", row=1, col=2)
-    figure.update_xaxes(title_text="training step")
-    figure.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="chance", row=1, col=1)
+    figure.update_yaxes(title_text=_("accuracy"), range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    figure.update_yaxes(title_text=_("cross-entropy (nats)"), row=1, col=2)
+    figure.update_xaxes(title_text=_("training step"))
+    figure.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text=_("chance"), row=1, col=1)
     figure.update_layout(height=360, margin={"t": 40, "b": 40}, legend={"orientation": "h", "y": 1.18})
     return figure

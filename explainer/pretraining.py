@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from explainer.i18n import N_, _
 from explainer.training import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
@@ -66,15 +67,16 @@ class ModelSize:
         return total, total - embeddings
 
     def describe(self, vocab_size: int) -> str:
-        total, _ = self.parameter_counts(vocab_size)
-        return f"{self.layers} layers × {self.heads} heads × {self.dims} dims, {total / 1e6:.2f}M parameters"
+        total, __ = self.parameter_counts(vocab_size)
+        return _("{layers} layers × {heads} heads × {dims} dims, {millions:.2f}M parameters").format(
+            layers=self.layers, heads=self.heads, dims=self.dims, millions=total / 1e6)
 
 
 MODEL_SIZES = (
-    ModelSize("Tiny", layers=1, heads=2, dims=32, learning_rate=1e-2),
-    ModelSize("Small", layers=2, heads=2, dims=64, learning_rate=1e-2),
-    ModelSize("Medium", layers=3, heads=4, dims=128, learning_rate=5e-3),
-    ModelSize("Large", layers=4, heads=4, dims=192, learning_rate=3e-3),  # the embedded model's shape, at context 64
+    ModelSize(N_("Tiny"), layers=1, heads=2, dims=32, learning_rate=1e-2),
+    ModelSize(N_("Small"), layers=2, heads=2, dims=64, learning_rate=1e-2),
+    ModelSize(N_("Medium"), layers=3, heads=4, dims=128, learning_rate=5e-3),
+    ModelSize(N_("Large"), layers=4, heads=4, dims=192, learning_rate=3e-3),  # the embedded model's shape, at context 64
 )
 
 
@@ -96,11 +98,13 @@ def split_token_ids(tokenizer, text: str, validation_fraction: float = VALIDATIO
     text = text.replace("\x00", "")
     if len(text.strip()) < MIN_CORPUS_CHARACTERS:
         raise ValueError(
-            f"A model needs more text than that to learn from: paste or upload at least "
-            f"{MIN_CORPUS_CHARACTERS:,} characters (about a page); this is {len(text.strip()):,}."
+            _("A model needs more text than that to learn from: paste or upload at least "
+              "{minimum:,} characters (about a page); this is {length:,}.").format(
+                minimum=MIN_CORPUS_CHARACTERS, length=len(text.strip()))
         )
     if len(text) > MAX_CORPUS_CHARACTERS:
-        raise ValueError(f"That text is {len(text):,} characters; the limit is {MAX_CORPUS_CHARACTERS:,}.")
+        raise ValueError(_("That text is {length:,} characters; the limit is {limit:,}.").format(
+            length=len(text), limit=MAX_CORPUS_CHARACTERS))
     ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
     cut = int(len(ids) * (1 - validation_fraction))
     return ids[:cut], ids[cut:]
@@ -124,7 +128,7 @@ class PretrainingRun:
     """
 
     size: ModelSize
-    corpus_name: str
+    corpus_name: str  # marked with ``N_``: the title translates it
     train_ids: torch.Tensor  # (N,)
     val_ids: torch.Tensor  # (M,)
     tokenizer: object
@@ -143,7 +147,8 @@ class PretrainingRun:
 
     @property
     def title(self) -> str:
-        return f"{self.size.name} model on {self.corpus_name}"
+        """In the current language (the size and corpus names are catalog entries)."""
+        return _("{size} model on {corpus}").format(size=_(self.size.name), corpus=_(self.corpus_name))
 
     @property
     def tokens_per_second(self) -> float:

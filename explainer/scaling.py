@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from explainer.i18n import N_, _
 from explainer.pretraining import ModelSize
 from explainer.training import TrainingSettings, causal_batches, causal_loss_on, train
 
@@ -67,7 +68,7 @@ def fit_power_law(x: np.ndarray, loss: np.ndarray, grid: int = 2000) -> PowerLaw
     """
     x, loss = np.asarray(x, dtype=float), np.asarray(loss, dtype=float)
     if len(x) < 3:
-        raise ValueError("A power law with an offset needs at least three points.")
+        raise ValueError(_("A power law with an offset needs at least three points."))
     best: tuple[float, PowerLaw] | None = None
     for l_inf in np.linspace(0.0, loss.min(), grid, endpoint=False):
         slope, intercept = np.polyfit(np.log(x), np.log(loss - l_inf), 1)
@@ -79,7 +80,7 @@ def fit_power_law(x: np.ndarray, loss: np.ndarray, grid: int = 2000) -> PowerLaw
         if best is None or error < best[0]:
             best = (error, law)
     if best is None:
-        raise ValueError("The loss does not fall as the size grows, so no power law fits.")
+        raise ValueError(_("The loss does not fall as the size grows, so no power law fits."))
     return best[1]
 
 
@@ -112,7 +113,7 @@ class ScalingSweepRun:
     evaluations_per_model: int = 10
     seed: int = 1337
     points: list[SweepPoint] = field(default_factory=list)
-    title: str = "a scaling sweep"
+    title: str = N_("a scaling sweep")  # shown with ``_()``
 
     @property
     def steps_per_model(self) -> int:

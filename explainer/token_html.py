@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+from explainer.i18n import _
 from explainer.tokenization import TokenizedText
 
 PALETTE = ("#cfe8ff", "#ffe3b8", "#d7f5d0", "#f9d3e3", "#e6dcff", "#fff3a8")  # light, readable on projectors
@@ -28,7 +29,7 @@ def token_chips(tokens: TokenizedText, colours: list[str] | None = None, titles:
     chips = []
     for index, display in enumerate(tokens.display):
         colour = colours[index] if colours else PALETTE[index % len(PALETTE)]
-        title = titles[index] if titles else f"id {tokens.ids[index]} · position {index}"
+        title = titles[index] if titles else _("id {id} · position {position}").format(id=tokens.ids[index], position=index)
         shown = html.escape(display)
         if tokens.special[index]:
             shown = f"<b>{shown}</b>"

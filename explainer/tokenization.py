@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from explainer.i18n import N_, _
+
 VISIBLE_WHITESPACE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 MAX_TEXT_CHARACTERS = 20_000  # longer pastes are cut before tokenizing (the context is far shorter)
 
@@ -174,7 +176,7 @@ def clean_text(text: str) -> str:
     Raises ``ValueError`` with a message for the user when nothing is left to tokenize.
     """
     if text is None or not text.strip():
-        raise ValueError("Type some text to see how the model reads it.")
+        raise ValueError(_("Type some text to see how the model reads it."))
     text = text.encode("utf-8", errors="replace").decode("utf-8")  # lone surrogates → "?"
     return text[:MAX_TEXT_CHARACTERS]
 
@@ -185,8 +187,8 @@ def compare(text: str, tokenizers: dict[str, object]) -> dict[str, TokenizedText
     Returns name -> TokenizedText, in the order given, characters and bytes last.
     """
     results = {name: tokenize(tokenizer, text, add_special_tokens=False) for name, tokenizer in tokenizers.items()}
-    results["characters"] = character_tokens(text)
-    results["UTF-8 bytes"] = byte_tokens(text)
+    results[N_("characters")] = character_tokens(text)  # names shown with ``_()``
+    results[N_("UTF-8 bytes")] = byte_tokens(text)
     return results
 
 
