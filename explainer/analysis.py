@@ -7,6 +7,8 @@ T = tokens, V = vocabulary, L = layers, H = heads, D = hidden size.
 
 from __future__ import annotations
 
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +34,8 @@ class Analysis:
     truncated: bool  # True when the text was longer than the model's context
     original_token_count: int  # tokens before truncation (of the first MAX_TEXT_CHARACTERS)
     context_length: int
-    logits: np.ndarray  # (T, V) float32, the model's output at every position
+    top_ids: np.ndarray  # (T,) int64, argmax of the model's logits at each position (its top-1 guess there)
+    # the full (T, V) logits are not kept: 206 MB for GPT-2 at 1,024 tokens, and no page shows them all
     attentions: list[np.ndarray]  # (L,) of (H, T, T) float32: [layer][head, query, key], rows sum to 1
     # kept per layer as the model returns them: one (L, H, T, T) array would copy them (604 MB for GPT-2 at 1,024 tokens)
     hidden_states: np.ndarray  # (L+1, T, D) float32; [0] = embeddings, [l] = after block l
@@ -106,7 +109,7 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
         truncated=len(full) > context or len(raw_text) > MAX_TEXT_CHARACTERS,
         original_token_count=len(full),
         context_length=context,
-        logits=logits.numpy(),
+        top_ids=logits.argmax(dim=-1).numpy(),
         attentions=[layer[0].float().numpy() for layer in output.attentions],
         hidden_states=hidden_states.float().numpy(),
         token_losses=losses.numpy(),
@@ -157,11 +160,7 @@ def _masked_scores(loaded: LoadedModel, tokens: TokenizedText, logits: torch.Ten
     ranks = torch.zeros(len(ids), dtype=torch.long)
     masked_logits = {}
     if positions:
-        batch = ids.repeat(len(positions), 1)  # (P, T)
-        batch[torch.arange(len(positions)), positions] = mask_id
-        with torch.no_grad():
-            predicted = loaded.model(input_ids=batch).logits  # (P, T, V)
-        rows = predicted[torch.arange(len(positions)), positions].float()  # (P, V)
+        rows = _logits_at_masks(loaded, ids, positions)  # (P, V)
         scored_losses, scored_probabilities, scored_ranks = _scores_of(rows, ids[positions])
         losses[positions], probabilities[positions], ranks[positions] = scored_losses, scored_probabilities, scored_ranks
         masked_logits = dict(zip(positions, rows))
@@ -176,3 +175,60 @@ def _masked_scores(loaded: LoadedModel, tokens: TokenizedText, logits: torch.Ten
         position = len(ids) - 1
         next_logits = logits[position]
     return losses, probabilities, ranks, position, next_logits
+
+
+MASKED_COPIES_BYTES = 64 * 2**20  # the activations of the copies run at once stay near this
+_masked_positions: ContextVar[torch.Tensor | None] = ContextVar("masked_positions", default=None)  # (C,) or None
+_hook_lock = threading.Lock()
+
+
+def _logits_at_masks(loaded: LoadedModel, ids: torch.Tensor, positions: list[int]) -> torch.Tensor:
+    """Return (P, V): the model's logits at position p of a copy of ``ids`` with p replaced by [MASK], for each p.
+
+    Two things keep memory at O(T × V) instead of O(T² × V) (32 GB for bert-base at 512 tokens):
+    * the output head (hidden → V scores, the model's last layer, position-wise) is applied only at the
+      masked position of each copy: a pre-hook hands it that one row instead of all T;
+    * the copies run a few at a time, so that their activations (hidden states, the MLP's wider ones and
+      the (H, T, T) attention scores of one layer) stay near ``MASKED_COPIES_BYTES``.
+    """
+    T = len(ids)
+    config = loaded.model.config
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", 1)
+    width = getattr(config, "hidden_size", 768)
+    wider = getattr(config, "intermediate_size", None) or getattr(config, "hidden_dim", 4 * width)
+    bytes_per_copy = 4 * (T * (4 * width + 2 * wider) + 2 * heads * T * T)
+    copies_at_once = max(1, MASKED_COPIES_BYTES // bytes_per_copy)
+    _hook_output_head(loaded.model)
+    rows = []
+    for start in range(0, len(positions), copies_at_once):
+        chunk = torch.tensor(positions[start:start + copies_at_once])  # (C,)
+        batch = ids.repeat(len(chunk), 1)  # (C, T)
+        batch[torch.arange(len(chunk)), chunk] = loaded.tokenizer.mask_token_id
+        selected = _masked_positions.set(chunk)
+        try:
+            with torch.no_grad():
+                rows.append(loaded.model(input_ids=batch).logits[:, 0].float())  # (C, V)
+        finally:
+            _masked_positions.reset(selected)
+    return torch.cat(rows)  # (P, V)
+
+
+def _hook_output_head(model) -> None:
+    """Give the model's output head, once, a pre-hook that keeps only the masked rows.
+
+    The model is shared by every session's thread, so the hook stays for good and acts only in a thread
+    that has set ``_masked_positions`` (a context variable, private to each thread); elsewhere it does nothing.
+    """
+    head = model.get_output_embeddings()
+    with _hook_lock:
+        if not getattr(head, "keeps_only_masked_rows", False):
+            head.register_forward_pre_hook(_keep_only_masked_rows)
+            head.keeps_only_masked_rows = True
+
+
+def _keep_only_masked_rows(module, inputs):
+    positions = _masked_positions.get()  # (C,) or None
+    if positions is None:
+        return None
+    hidden = inputs[0]  # (C, T, D), the hidden states the head was about to turn into V scores
+    return (hidden[torch.arange(len(positions)), positions][:, None],)  # (C, 1, D)

@@ -112,7 +112,7 @@ def show_work(loaded: LoadedModel, analysis: Analysis, layer: int, head: int, qu
 
 def _queries_keys_values(model, analysis: Analysis, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Q, K and V of every token in every head of ``layer``, from the model's own weights: (H, T, d_k) each."""
-    hidden = torch.from_numpy(analysis.hidden_states[layer])  # (T, D): the hidden state entering the layer
+    hidden = torch.tensor(analysis.hidden_states[layer])  # (T, D): the hidden state entering the layer
     if model.config.model_type == "gpt2":
         block = model.transformer.h[layer]
         q, k, v = block.attn.c_attn(block.ln_1(hidden)).split(model.config.n_embd, dim=-1)  # (T, D) each

@@ -39,7 +39,7 @@ class LogitLens:
     top_ids: np.ndarray  # (L+1, T) int, the top-1 token read out after each layer
     top_tokens: list[list[str]]  # (L+1, T) the same, as readable strings
     top_probabilities: np.ndarray  # (L+1, T) the probability of that top-1 token
-    final_ids: np.ndarray  # (T,) int, the model's own top-1 at each position (argmax of Analysis.logits)
+    final_ids: np.ndarray  # (T,) int, the model's own top-1 at each position (Analysis.top_ids)
     final_tokens: list[str]  # (T,) the same, as readable strings
     final_probabilities: np.ndarray  # (L+1, T) the probability the lens gives to final_ids[t]
 
@@ -61,7 +61,7 @@ def layer_logits(loaded: LoadedModel, analysis: Analysis, row: int) -> torch.Ten
     """Return the logits (T, V) read out of the residual stream ``analysis.hidden_states[row]``
     (0 = the embeddings, L = after the last block)."""
     norm, head = _readout(loaded.model)
-    stream = torch.from_numpy(analysis.hidden_states[row])  # (T, D)
+    stream = torch.tensor(analysis.hidden_states[row])  # (T, D), a copy: the cached analysis is read-only
     last_row = len(analysis.hidden_states) - 1
     with torch.no_grad():
         if norm is not None and row < last_row:  # hidden_states[L] is already after the final norm
@@ -76,7 +76,7 @@ def logit_lens(loaded: LoadedModel, analysis: Analysis) -> LogitLens | None:
     """
     if _readout(loaded.model) is None:
         return None
-    final_ids = torch.from_numpy(analysis.logits).argmax(dim=-1)  # (T,)
+    final_ids = torch.tensor(analysis.top_ids)  # (T,)
     top_ids, top_probabilities, final_probabilities = [], [], []
     for row in range(len(analysis.hidden_states)):
         probabilities = torch.softmax(layer_logits(loaded, analysis, row), dim=-1)  # (T, V)

@@ -45,7 +45,7 @@ class SamplingSettings:
 
 def reshape(logits: np.ndarray, settings: SamplingSettings) -> np.ndarray:
     """Return the sampling distribution (V,) after temperature, top-k and top-p; sums to 1."""
-    scores = torch.from_numpy(np.asarray(logits, dtype=np.float32))[None]  # (1, V)
+    scores = torch.tensor(np.asarray(logits, dtype=np.float32))[None]  # (1, V), a copy: cached arrays are read-only
     warped = settings.processors()(torch.zeros((1, 1), dtype=torch.long), scores)  # (1, V), −inf where filtered
     return torch.softmax(warped, dim=-1)[0].numpy()
 

@@ -1,12 +1,15 @@
 """The analysis agrees with independent computations from the model itself."""
 
 import math
+import threading
 
 import numpy as np
 import pytest
 import torch
+from transformers import BertConfig, BertForMaskedLM
 
 from explainer.analysis import analyze
+from explainer.models import LoadedModel, ModelSpec
 from explainer.tokenization import text_pieces
 
 TEXTS = [
@@ -97,6 +100,57 @@ def test_masked_model_scores_each_token_with_it_hidden(bert):
     assert analysis.prediction_position == len(analysis.tokens) - 2  # the last ordinary token, hidden
 
 
+def test_masked_scores_equal_one_masked_copy_at_a_time_at_every_position(bert):
+    analysis = analyze(bert, "Mr. Darcy was a very proud man, and she knew it.")
+    for position in np.flatnonzero(analysis.scored):
+        ids = torch.tensor([analysis.tokens.ids])
+        ids[0, position] = bert.tokenizer.mask_token_id
+        with torch.no_grad():
+            log_probs = torch.log_softmax(bert.model(input_ids=ids).logits[0, position], dim=-1)
+        actual = analysis.tokens.ids[position]
+        assert analysis.token_losses[position] == pytest.approx(-log_probs[actual].item(), abs=1e-5)
+        assert analysis.token_ranks[position] == int((log_probs > log_probs[actual]).sum()) + 1
+
+
+def test_masked_scoring_never_makes_a_tokens_squared_by_vocabulary_tensor(bert):
+    """Each masked copy runs the output head at its masked position only, a few copies at a time:
+    bert-base on 512 tokens would otherwise build a (512, 512, 30522) tensor, 32 GB."""
+    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=512)
+    torch.manual_seed(0)
+    model = BertForMaskedLM(config).eval()
+    wide = LoadedModel(ModelSpec("test/wide-bert", "masked", "random"), bert.tokenizer, model, 0.0)
+    largest_output = []
+    model.get_output_embeddings().register_forward_hook(lambda module, inputs, out: largest_output.append(out.numel()))
+    analysis = analyze(wide, "the family " * 400)
+    T, V = len(analysis.tokens), config.vocab_size
+    assert T == 512
+    assert largest_output[0] == T * V  # the one ordinary forward
+    assert max(largest_output[1:]) <= 64 * V  # masked copies: one row each, a bounded number at a time
+    assert sum(largest_output[1:]) == (T - 2) * V  # every ordinary token was scored, once
+
+
+def test_masked_scoring_leaves_other_threads_forwards_alone(bert):
+    """The head's pre-hook acts only in the thread that scores masked copies."""
+    ids = torch.tensor([bert.tokenizer("She was the pride of the family.")["input_ids"]])
+    with torch.no_grad():
+        expected = bert.model(input_ids=ids).logits
+    shapes, stop = [], threading.Event()
+
+    def forward_again_and_again():
+        while not stop.is_set():
+            with torch.no_grad():
+                shapes.append(bert.model(input_ids=ids).logits.shape)
+
+    other = threading.Thread(target=forward_again_and_again)
+    other.start()
+    for _ in range(5):
+        analyze(bert, "Mr. Darcy was a very proud man, and she knew it. " * 2)
+    stop.set()
+    other.join()
+    assert shapes and set(shapes) == {expected.shape}
+
+
 def test_masked_model_predicts_at_a_typed_mask(bert):
     analysis = analyze(bert, "She was the [MASK] of the family.")
     assert analysis.tokens.ids[analysis.prediction_position] == bert.tokenizer.mask_token_id
@@ -113,7 +167,7 @@ def test_shapes_are_as_documented(gpt):
     analysis = analyze(gpt, TEXTS[0])
     T, V = len(analysis.tokens), len(gpt.tokenizer)
     L, H, D = gpt.model.config.n_layer, gpt.model.config.n_head, gpt.model.config.n_embd
-    assert analysis.logits.shape == (T, V)
+    assert analysis.top_ids.shape == (T,) and analysis.next_token_logits.shape == (V,)
     assert len(analysis.attentions) == L and all(layer.shape == (H, T, T) for layer in analysis.attentions)
     assert analysis.hidden_states.shape == (L + 1, T, D)
     assert analysis.token_losses.shape == analysis.token_ranks.shape == (T,)
