@@ -14,28 +14,33 @@ well-formed hub id are allowed.
 
 from __future__ import annotations
 
-import itertools
+import json
 import os
 import re
 import socket
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
 import torch
+from huggingface_hub import hf_hub_download, snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
 EMBEDDED_GPT = "tiny-gpt-austen"
 EMBEDDED_BERT = "tiny-bert-austen"
 DEFAULT_MODEL = EMBEDDED_GPT
 ALLOWLIST_VARIABLE = "EXPLAINER_ALLOWED_MODELS"
-MAX_TRAINED_MODELS = 8  # models trained live and kept in memory, oldest dropped first
 HUB_PROBE_SECONDS = 3.0
+MAX_PARAMETERS_VARIABLE = "EXPLAINER_MAX_MODEL_PARAMETERS"
+CPU_MAX_PARAMETERS = 1_000_000_000  # 4 GB of fp32 weights: Qwen2.5-0.5B fits, a 7B model does not
+GPU_MAX_PARAMETERS = 4_000_000_000
+HUB_FILES = ["config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
+             "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "*.model"]  # never *.bin
 
 ModelKind = Literal["causal", "masked"]
 
@@ -93,39 +98,6 @@ class LoadedModel:
         return int(self.tokenizer.model_max_length)
 
 
-# ------------------------------------------------- models trained in the app
-
-_trained: OrderedDict[str, LoadedModel] = OrderedDict()  # name -> model, oldest first
-_trained_lock = threading.Lock()
-_trained_numbers = itertools.count(1)
-
-
-def keep_trained_model(title: str, tokenizer, model: PreTrainedModel) -> LoadedModel:
-    """Offer a model trained live in this server process on every page, as "trained #n: title".
-
-    At most ``MAX_TRAINED_MODELS`` are kept; the oldest is forgotten first.
-    The model is put in eval mode and must not be trained further.
-    """
-    model.eval()
-    with _trained_lock:
-        name = f"trained #{next(_trained_numbers)}: {title}"
-        loaded = LoadedModel(ModelSpec(name, "causal", "trained in this app, live"), tokenizer, model, 0.0)
-        _trained[name] = loaded
-        while len(_trained) > MAX_TRAINED_MODELS:
-            _trained.popitem(last=False)
-    return loaded
-
-
-def trained_model_names() -> list[str]:
-    """The names of the live-trained models still kept, oldest first."""
-    return list(_trained)
-
-
-def trained_model(name: str) -> LoadedModel | None:
-    """The live-trained model called ``name``, or None when there is none (or it was forgotten)."""
-    return _trained.get(name)
-
-
 def allowed_names() -> list[str] | None:
     """Return the allowlist from the environment, or None when it is unset (anything allowed)."""
     raw = os.environ.get(ALLOWLIST_VARIABLE, "").strip()
@@ -138,25 +110,29 @@ def available_models() -> list[ModelSpec]:
     return [spec for spec in REGISTRY.values() if allowed is None or spec.name in allowed or spec.embedded]
 
 
-def resolve(name: str) -> ModelSpec:
+def resolve(name: str, registry_only: bool = False) -> ModelSpec:
     """Return the spec for a registry name or hub id, or raise ``ModelUnavailable``.
 
     The embedded models are always allowed. A hub id must be well formed (no
-    paths, no URLs) and permitted by the allowlist.
+    URLs), must not name anything on this server's disk (a hub id is looked up
+    only on the hub and in its cache), and must be permitted by the allowlist;
+    with ``registry_only`` (a classroom server), only the registry's models are.
     """
     name = (name or "").strip()
     allowed = allowed_names()
-    if name in _trained:
-        return _trained[name].spec
     if name in REGISTRY:
         spec = REGISTRY[name]
         if spec.embedded or allowed is None or name in allowed or "*" in allowed:
             return spec
-        raise ModelUnavailable(f"The model '{name}' is not allowed on this server.")
+        raise ModelUnavailable(f"The model `{name}` is not allowed on this server.")
+    if registry_only:
+        raise ModelUnavailable("This server offers only the models in its list.")
     if not _HUB_ID.match(name) or ".." in name:
         raise ModelUnavailable("That is not a Hugging Face model id (expected something like 'owner/model').")
+    if Path(name).exists():
+        raise ModelUnavailable("That name is a file or folder on this server; models are chosen by hub id only.")
     if allowed is not None and name not in allowed and "*" not in allowed:
-        raise ModelUnavailable(f"The model '{name}' is not allowed on this server.")
+        raise ModelUnavailable(f"The model `{name}` is not allowed on this server.")
     return ModelSpec(name, "causal", "custom hub model")  # kind is read from its config on load
 
 
@@ -172,52 +148,95 @@ def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
         return False
 
 
-def load_model(name: str) -> LoadedModel:
+def max_parameters() -> int:
+    """The largest model this server loads: ``EXPLAINER_MAX_MODEL_PARAMETERS``, else 1B on a CPU, 4B with a GPU."""
+    default = GPU_MAX_PARAMETERS if torch.cuda.is_available() else CPU_MAX_PARAMETERS
+    return int(float(os.environ.get(MAX_PARAMETERS_VARIABLE, default)))
+
+
+def load_model(name: str, registry_only: bool = False) -> LoadedModel:
     """Load a registry model or hub id; return it ready for analysis.
 
     Raises ``ModelUnavailable`` with a message for the user when the model is
-    not allowed, cannot be reached (no hub within a few seconds), or is not a
-    causal or masked language model.
+    not allowed, cannot be reached (no hub within a few seconds), needs remote
+    code, has no safetensors weights, is larger than ``max_parameters()``, or
+    is not a causal or masked language model.
     """
-    spec = resolve(name)
-    if trained_model(spec.name):
-        return trained_model(spec.name)
+    spec = resolve(name, registry_only)
     started = time.perf_counter()
     if spec.embedded:
-        tokenizer, model, kind = _from_pretrained(spec, local_files_only=True)
+        folder = Path(spec.source)
     else:
         try:  # already in the local Hugging Face cache?
-            tokenizer, model, kind = _from_pretrained(spec, local_files_only=True)
-        except (OSError, ValueError):
+            folder = _hub_snapshot(spec.name, local_files_only=True)
+        except LocalEntryNotFoundError:
             if not hub_reachable():
                 raise ModelUnavailable(
-                    f"'{spec.name}' is not on this machine and the Hugging Face hub cannot be reached. "
+                    f"`{spec.name}` is not on this machine and the Hugging Face hub cannot be reached. "
                     f"The embedded models ({EMBEDDED_GPT}, {EMBEDDED_BERT}) work offline."
                 ) from None
             try:
-                tokenizer, model, kind = _from_pretrained(spec, local_files_only=False)
-            except (OSError, ValueError) as error:
-                raise ModelUnavailable(f"'{spec.name}' could not be loaded: {error}") from None
+                folder = _hub_snapshot(spec.name, local_files_only=False)
+            except OSError:
+                raise ModelUnavailable(f"`{spec.name}` could not be downloaded from the Hugging Face hub.") from None
+    tokenizer, model, kind = from_folder(spec, folder)
     return LoadedModel(replace(spec, kind=kind), tokenizer, model, time.perf_counter() - started)
 
 
 def load_tokenizer(name: str):
     """Return just the tokenizer of a hub model when it is in the local cache, else None (never downloads)."""
     try:
-        return AutoTokenizer.from_pretrained(resolve(name).source, local_files_only=True, trust_remote_code=False)
+        folder = Path(snapshot_download(resolve(name).name, allow_patterns=HUB_FILES, local_files_only=True))
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError):
         return None
 
 
-def _from_pretrained(spec: ModelSpec, local_files_only: bool) -> tuple[object, PreTrainedModel, ModelKind]:
-    """The one place that calls ``from_pretrained``: safetensors only, no remote code."""
-    common = {"local_files_only": local_files_only, "trust_remote_code": False}
-    kind = spec.kind if spec.name in REGISTRY else _kind_from_config(AutoConfig.from_pretrained(spec.source, **common))
+def _hub_snapshot(repo_id: str, local_files_only: bool) -> Path:
+    """Return the folder, inside the Hugging Face cache, that holds ``repo_id``'s config, safetensors and tokenizer.
+
+    The config comes first and is checked (remote code, size, kind) before any weights are fetched.
+    Raises ``LocalEntryNotFoundError`` when ``local_files_only`` and the model is not (wholly) in the cache.
+    """
+    config_file = Path(hf_hub_download(repo_id, "config.json", local_files_only=local_files_only))
+    _checked_config(repo_id, config_file.parent)
+    folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=local_files_only))
+    if not any(folder.glob("*.safetensors")):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")) or not local_files_only:
+            raise ModelUnavailable(f"`{repo_id}` has no safetensors weights, only pickle files, which this app "
+                                   f"never loads: unpickling can run any code.")
+        raise LocalEntryNotFoundError(f"{repo_id}: no weights in the cache")
+    return folder
+
+
+def _checked_config(repo_id: str, folder: Path):
+    """Return the model's config, or refuse it: remote code, too many parameters, or not a language model."""
+    declared = json.loads((folder / "config.json").read_text())
+    if "auto_map" in declared or declared.get("model_type") not in CONFIG_MAPPING:
+        raise ModelUnavailable(f"`{repo_id}` needs its own code from the hub (trust_remote_code), which this app "
+                               f"never runs. Choose a model that transformers supports as it is.")
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    kind = _kind_from_config(config)
+    with torch.device("meta"):  # builds the model's shape without allocating a single weight
+        shape = (AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM).from_config(config)
+    parameters = sum(p.numel() for p in shape.parameters())
+    if parameters > max_parameters():
+        raise ModelUnavailable(
+            f"`{repo_id}` has {parameters / 1e9:.1f} billion parameters; this server loads models of up to "
+            f"{max_parameters() / 1e9:.1f} billion ({MAX_PARAMETERS_VARIABLE})."
+        )
+    return config
+
+
+def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel, ModelKind]:
+    """The one place that calls ``from_pretrained``, on a folder: safetensors only, no remote code."""
+    common = {"local_files_only": True, "trust_remote_code": False}
+    kind = spec.kind if spec.name in REGISTRY else _kind_from_config(AutoConfig.from_pretrained(folder, **common))
     model_class = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
     model = model_class.from_pretrained(
-        spec.source, dtype=torch.float32, attn_implementation="eager", use_safetensors=True, **common
+        folder, dtype=torch.float32, attn_implementation="eager", use_safetensors=True, **common
     )
-    tokenizer = AutoTokenizer.from_pretrained(spec.source, use_fast=True, **common)
+    tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, **common)
     model.eval()
     return tokenizer, model, kind
 

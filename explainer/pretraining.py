@@ -24,6 +24,7 @@ from explainer.training import Evaluation, TrainingResult, TrainingSettings, cau
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
 MAX_CORPUS_CHARACTERS = 5_000_000
+MAX_CORPUS_BYTES = 3 * MAX_CORPUS_CHARACTERS  # UTF-8: a Chinese character is 3 bytes, a Latin letter 1
 VALIDATION_FRACTION = 0.1  # the last 10% of a pasted text is held out
 
 

@@ -127,26 +127,38 @@ class JobBoard:
         self._jobs: dict[str, TrainingJob] = {}  # owner (a session) -> its latest job
         self._lock = threading.Lock()
 
+    def ensure_free(self, owner: str) -> None:
+        """Raise ``ServerBusy`` unless ``owner`` could start a run now.
+
+        Call it before preparing a run (tokenizing a corpus costs seconds and hundreds of MB), so a busy
+        server turns a learner away before doing that work.
+        """
+        with self._lock:
+            self._raise_if_busy(owner)
+
     def start(self, owner: str, run: Run, max_seconds: float) -> TrainingJob:
         """Start ``run`` for ``owner`` on its own thread; raise ``ServerBusy`` when no slot is free."""
         with self._lock:
-            mine = self._jobs.get(owner)
-            if mine and mine.running:
-                raise ServerBusy("Your previous run is still training. Stop it first, or wait for it to finish.")
-            running = [job for job in self._jobs.values() if job.running]
-            if len(running) >= self.slots:
-                soonest = min(job.seconds_left for job in running)
-                raise ServerBusy(
-                    f"The server is busy: {len(running)} training run{'s' if len(running) > 1 else ''} "
-                    f"already use{'' if len(running) > 1 else 's'} its CPU ({running[0].run.title}). "
-                    f"A slot frees up in about {soonest:.0f} s; press Train again then."
-                )
+            self._raise_if_busy(owner)
             job = TrainingJob(owner, run, max_seconds, self.abandon_after)
             self._jobs.pop(owner, None)
             self._jobs[owner] = job
             self._forget_old_jobs()
             job.thread.start()
             return job
+
+    def _raise_if_busy(self, owner: str) -> None:
+        mine = self._jobs.get(owner)
+        if mine and mine.running:
+            raise ServerBusy("Your previous run is still training. Stop it first, or wait for it to finish.")
+        running = [job for job in self._jobs.values() if job.running]
+        if len(running) >= self.slots:
+            soonest = min(job.seconds_left for job in running)
+            raise ServerBusy(
+                f"The server is busy: {len(running)} training run{'s' if len(running) > 1 else ''} "
+                f"already use{'' if len(running) > 1 else 's'} its CPU ({running[0].run.title}). "
+                f"A slot frees up in about {soonest:.0f} s; press Train again then."
+            )
 
     def job_of(self, owner: str) -> TrainingJob | None:
         """The owner's latest job, running or not (None if it has none or it was forgotten)."""

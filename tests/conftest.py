@@ -1,5 +1,6 @@
 """Shared fixtures: the two embedded models, loaded once per test session."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,14 @@ from streamlit.runtime.pages_manager import PagesManager
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from explainer.kept_models import DATA_DIR_VARIABLE  # noqa: E402
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_directory(tmp_path_factory):
+    """Kept models go to a temporary data directory, not the repository's .cache/data."""
+    os.environ[DATA_DIR_VARIABLE] = str(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")

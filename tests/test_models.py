@@ -1,5 +1,7 @@
 """The registry, the allowlist and the loading rules."""
 
+import io
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +13,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer import models
-from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, ModelSpec, ModelUnavailable, resolve
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, ModelUnavailable, resolve
+from tests.browser.driver import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,16 +69,103 @@ def test_allowlist_restricts_hub_models_but_never_the_embedded_ones(monkeypatch)
     assert resolve("someone/some-model").name == "someone/some-model"
 
 
-def test_pickle_weights_are_never_loaded(tmp_path, monkeypatch):
-    """A folder holding only a pickle checkpoint (pytorch_model.bin) must not load."""
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=32, n_positions=8, n_embd=8, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0))
-    folder = tmp_path / "pickled"
-    model.config.architectures = ["GPT2LMHeadModel"]
-    model.config.save_pretrained(folder)
-    torch.save(model.state_dict(), folder / "pytorch_model.bin")  # a pickle checkpoint
-    monkeypatch.setattr(models, "EMBEDDED_DIR", tmp_path)
-    with pytest.raises(OSError):
-        models._from_pretrained(ModelSpec("pickled", "causal", "test", embedded=True), local_files_only=True)
+TINY_GPT2 = GPT2Config(vocab_size=4096, n_positions=16, n_embd=8, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0,
+                       architectures=["GPT2LMHeadModel"])
+
+
+def cached_hub_model(cache: Path, repo_id: str, files: dict[str, bytes | str]) -> None:
+    """Lay out ``files`` as Hugging Face's cache holds a downloaded ``repo_id`` (refs/main → a snapshot)."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for name, content in files.items():
+        (snapshot / name).write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache for this test, with the hub unreachable."""
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv(models.ALLOWLIST_VARIABLE, raising=False)
+    return tmp_path
+
+
+def tokenizer_files() -> dict[str, bytes]:
+    folder = models.EMBEDDED_DIR / EMBEDDED_GPT
+    return {name: (folder / name).read_bytes() for name in ("tokenizer.json", "tokenizer_config.json")}
+
+
+def test_a_cached_hub_model_loads_from_the_cache_with_its_safetensors(hub_cache, tmp_path_factory):
+    torch.manual_seed(0)
+    saved = tmp_path_factory.mktemp("saved")
+    GPT2LMHeadModel(TINY_GPT2).save_pretrained(saved)
+    cached_hub_model(hub_cache, "someone/tiny", {p.name: p.read_bytes() for p in saved.iterdir()} | tokenizer_files())
+    loaded = models.load_model("someone/tiny")
+    assert loaded.spec.kind == "causal" and loaded.model.config.n_embd == 8
+    assert loaded.model.config._attn_implementation == "eager"
+
+
+def test_pickle_weights_are_refused_saying_so(hub_cache):
+    """A hub model that ships only a pickle checkpoint (pytorch_model.bin) is refused, and the message says why."""
+    model = GPT2LMHeadModel(TINY_GPT2)
+    pickled = io.BytesIO()
+    torch.save(model.state_dict(), pickled)
+    cached_hub_model(hub_cache, "someone/pickled", {"config.json": TINY_GPT2.to_json_string(),
+                                                    "pytorch_model.bin": pickled.getvalue(), **tokenizer_files()})
+    with pytest.raises(ModelUnavailable, match="only pickle files, which this app never loads"):
+        models.load_model("someone/pickled")
+
+
+def test_remote_code_is_refused_saying_so(hub_cache):
+    config = {"model_type": "brand-new-thing", "architectures": ["NewForCausalLM"],
+              "auto_map": {"AutoModelForCausalLM": "modeling_new.NewForCausalLM"}}
+    cached_hub_model(hub_cache, "someone/remote-code", {"config.json": json.dumps(config),
+                                                        "modeling_new.py": "import os  # would run on load"})
+    with pytest.raises(ModelUnavailable, match="needs its own code from the hub"):
+        models.load_model("someone/remote-code")
+
+
+def test_a_huge_declared_model_is_refused_before_allocating(hub_cache):
+    """A 16 kB checkpoint whose config declares 20 billion parameters is refused from its config alone."""
+    huge = GPT2Config(vocab_size=50257, n_positions=1024, n_embd=6144, n_layer=44, n_head=48,
+                      architectures=["GPT2LMHeadModel"])
+    cached_hub_model(hub_cache, "someone/huge", {"config.json": huge.to_json_string(),
+                                                 "model.safetensors": b"\0" * 16_384, **tokenizer_files()})
+    before = rss_mb(os.getpid())
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailable, match="billion parameters; this server loads models of up to 1.0 billion"):
+        models.load_model("someone/huge")
+    assert time.perf_counter() - started < 10
+    assert rss_mb(os.getpid()) - before < 300  # 20B fp32 parameters would be 80 GB
+
+
+def test_the_size_limit_is_a_setting(hub_cache, monkeypatch):
+    monkeypatch.setenv(models.MAX_PARAMETERS_VARIABLE, "1000")
+    torch.manual_seed(0)
+    cached_hub_model(hub_cache, "someone/small", {"config.json": TINY_GPT2.to_json_string()})
+    with pytest.raises(ModelUnavailable, match="0.0 billion parameters"):
+        models.load_model("someone/small")
+
+
+@pytest.mark.parametrize("name", ["models/tiny-gpt-austen", "tests/browser", "explainer"])
+def test_a_name_that_exists_on_disk_is_refused(monkeypatch, name):
+    """``?model=models/tiny-gpt-austen`` must not load a folder relative to the server's working directory."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv(models.ALLOWLIST_VARIABLE, raising=False)
+    with pytest.raises(ModelUnavailable, match="file or folder on this server"):
+        resolve(name)
+
+
+def test_registry_only_refuses_every_hub_id_but_keeps_the_list(monkeypatch):
+    monkeypatch.delenv(models.ALLOWLIST_VARIABLE, raising=False)
+    with pytest.raises(ModelUnavailable, match="only the models in its list"):
+        resolve("someone/some-model", registry_only=True)
+    assert resolve("gpt2", registry_only=True).name == "gpt2"
+    assert resolve(EMBEDDED_GPT, registry_only=True).embedded
 
 
 def test_no_remote_code_anywhere():
