@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explainer import attention_steps, plots
-from pages.shared import cached_analysis, cached_model, chart, csv_download, page_analysis, page_header
+from pages.shared import cached_analysis, cached_model, chart, csv_download, literal, page_analysis, page_header
 
 
 @st.cache_data(max_entries=64, show_spinner="Working it out…")
@@ -39,10 +39,10 @@ steps = cached_steps(analysis.model_name, st.session_state.get("prompt", ""), la
 table = attention_steps.key_table(steps, tokens)
 d_k, heads, query_token = steps.d_k, steps.head_count, tokens[query]
 if steps.causal:
-    st.markdown(f"Layer {layer}, head {head}: the token **{query} · `{query_token}`** looks at tokens 0 to {query}. "
+    st.markdown(f"Layer {layer}, head {head}: the token **{query}** · {literal(query_token)} looks at tokens 0 to {query}. "
                 "Six steps take it from vectors to the head's output.")
 else:
-    st.markdown(f"Layer {layer}, head {head}: the token **{query} · `{query_token}`** looks at all {len(tokens)} tokens "
+    st.markdown(f"Layer {layer}, head {head}: the token **{query}** · {literal(query_token)} looks at all {len(tokens)} tokens "
                 "(BERT is bidirectional). Six steps take it from vectors to the head's output.")
 
 with step(1, "Query and keys", r"\begin{aligned} q &= x_i W_Q \\ k_j &= x_j W_K \\ v_j &= x_j W_V \end{aligned}",

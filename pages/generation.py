@@ -1,11 +1,13 @@
 """Generation: watch the model write, one token at a time, and see each choice."""
 
+import html
+
 import pandas as pd
 import streamlit as st
 
 from explainer import generation, plots
 from explainer.prediction import SamplingSettings, token_label
-from pages.shared import active_model, cached_model, chart, page_header
+from pages.shared import active_model, cached_model, chart, literal, page_header
 
 MAX_STEPS = 60
 STRATEGIES = {"greedy": "Greedy (always the top token)", "sample": "Sampling", "beam": "Beam search"}
@@ -67,6 +69,9 @@ steps = st.session_state.get("generation_steps", 0)
 if steps == 0:
     st.info("Press **Step** to generate the first token, or **Run** for several.", icon=":material/play_arrow:")
     st.stop()
+if model.spec.kind != "causal":
+    st.info(f"{literal(model.spec.name)} is a masked model; generation needs a causal (GPT) model.", icon=":material/info:")
+    st.stop()
 try:
     result = cached_generation(model.spec.name, prompt, steps, strategy, settings, int(seed), beams)
 except ValueError as problem:
@@ -76,8 +81,9 @@ if result.prompt_truncated:
     st.warning(f"The prompt was cut to its last {len(result.prompt_ids)} tokens to leave room for {steps} new ones.")
 
 st.subheader("The text so far")
-with st.container(border=True):
-    st.markdown(f"{prompt.strip()[-400:]} **:red[{result.text}]**")
+with st.container(border=True):  # the prompt and the model's words are shown as text, never as Markdown
+    st.html(f"<div style='white-space:pre-wrap;font-size:1.05rem;line-height:1.6'>{html.escape(prompt.strip()[-400:])} "
+            f"<b style='color:#c62828'>{html.escape(result.text)}</b></div>")
 st.caption(f"{steps} generated tokens in red. Strategy: {STRATEGIES[strategy]}.")
 
 table = pd.DataFrame(
@@ -100,7 +106,7 @@ st.subheader("One step up close")
 chosen_step = st.slider("Step", 1, len(result.steps), len(result.steps)) if len(result.steps) > 1 else 1
 step = result.steps[chosen_step - 1]
 picked_rank = step.top_ids.index(step.chosen_id) if step.chosen_id in step.top_ids else -1
-note = "" if picked_rank >= 0 else f" (the picked token, “{step.chosen_token}”, is outside the top {len(step.top_ids)})"
+note = "" if picked_rank >= 0 else f" (the picked token, {literal(step.chosen_token)}, is outside the top {len(step.top_ids)})"
 st.caption(f"The distribution step {chosen_step} was drawn from; the picked token is red{note}.")
 chart(
     plots.generation_step_bars(step.top_tokens, step.top_probabilities, picked_rank),

@@ -16,6 +16,7 @@ from typing import Callable
 import streamlit as st
 
 from explainer.training_jobs import JobBoard, ServerBusy, TrainingJob
+from pages.untrusted import literal
 
 TRAINING_SLOTS = int(os.environ.get("EXPLAINER_TRAINING_SLOTS", "1"))
 MAX_TRAINING_SECONDS = float(os.environ.get("EXPLAINER_MAX_TRAINING_SECONDS", "300"))
@@ -44,6 +45,7 @@ def train_button(label: str, make_run: Callable[[], object], max_seconds: float,
     running = job_board().job_of(session_owner())
     if st.button(label, type="primary", icon=":material/play_arrow:", disabled=disabled or bool(running and running.running)):
         try:
+            job_board().ensure_free(session_owner())  # before make_run(): tokenizing a corpus costs seconds
             job_board().start(session_owner(), make_run(), min(max_seconds, MAX_TRAINING_SECONDS))
         except ServerBusy as busy:
             st.warning(str(busy), icon=":material/hourglass_top:")
@@ -80,7 +82,7 @@ def live_panel(job: TrainingJob, draw: Callable[[object], None]) -> None:
             st.info(f"**{job.run.title}** stopped after {_minutes(job.elapsed)} ({job.step:,} steps) because "
                     f"{job.stop_reason}.", icon=":material/stop_circle:")
         else:
-            st.error(f"**{job.run.title}** failed: {job.error}", icon=":material/error:")
+            st.error(f"**{job.run.title}** failed: {literal(job.error)}", icon=":material/error:")
         draw(job.run)
         if was_running and not job.running:
             st.rerun()  # redraw the page once, without the one-second refresh

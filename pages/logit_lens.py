@@ -4,7 +4,7 @@ import streamlit as st
 
 from explainer import logit_lens, plots
 from explainer.attention import window_bounds
-from pages.shared import cached_analysis, cached_model, chart, page_analysis, page_header
+from pages.shared import cached_analysis, cached_model, chart, literal, page_analysis, page_header
 
 WINDOW = 40  # positions shown at a time: each cell has to hold a token
 
@@ -19,7 +19,7 @@ page_header("Logit lens", "If the model stopped after layer 0, 1, 2…, what wou
 analysis = page_analysis()
 lens = cached_lens(analysis.model_name, st.session_state.get("prompt", ""))
 if lens is None:
-    st.info(f"The logit lens here knows GPT-2, BERT and Llama-style models; **{analysis.model_name}** is none of these.")
+    st.info(f"The logit lens here knows GPT-2, BERT and Llama-style models; {literal(analysis.model_name)} is none of these.")
     st.stop()
 causal = analysis.kind == "causal"
 tokens = analysis.tokens.display
@@ -68,7 +68,7 @@ st.subheader("One position up close")
 position = st.columns([1, 2])[0].selectbox("Position", range(len(tokens)), index=analysis.prediction_position,
                                           format_func=lambda t: f"{t}: {tokens[t]}")
 final = lens.final_tokens[position]
-st.markdown(f"The model's final prediction at position {position} (“`{tokens[position]}`”) is “`{final}`”. Layer by layer:")
+st.markdown(f"The model's final prediction at position {position} ({literal(tokens[position])}) is {literal(final)}. Layer by layer:")
 st.dataframe(
     table[table["position"] == position][["layer", "top_token", "p_top", "p_final"]],
     hide_index=True,

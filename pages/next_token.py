@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explainer import plots, prediction
-from pages.shared import cached_model, chart, page_analysis, page_header
+from pages.shared import cached_model, chart, literal, page_analysis, page_header
 
 page_header("3 · Next token", "What does the model think comes next, and how sure is it?")
 analysis = page_analysis()
@@ -12,12 +12,12 @@ tokenizer = cached_model(analysis.model_name).tokenizer
 if analysis.kind == "masked":
     shown = analysis.tokens.display[analysis.prediction_position]
     st.info(
-        f"**{analysis.model_name}** is a masked model: it does not predict the next token but fills in a "
-        f"hidden one. Shown: its guesses for position {analysis.prediction_position} (“{shown}”), hidden. "
+        f"{literal(analysis.model_name)} is a masked model: it does not predict the next token but fills in a "
+        f"hidden one. Shown: its guesses for position {analysis.prediction_position} ({literal(shown)}), hidden. "
         "Type [MASK] in your text to choose the position."
     )
 else:
-    st.markdown(f"After **{len(analysis.tokens)} tokens**, ending in “`{analysis.tokens.display[-1]}`”, the model's guesses:")
+    st.markdown(f"After **{len(analysis.tokens)} tokens**, ending in {literal(analysis.tokens.display[-1])}, the model's guesses:")
 
 left, right = st.columns([3, 2])
 with right:

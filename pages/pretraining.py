@@ -1,19 +1,37 @@
 """Pretraining, live: train a fresh GPT on a corpus and watch the loss fall and the samples turn into words."""
 
 import html
+import math
 
 import streamlit as st
 
 from explainer import plots
-from explainer.models import keep_trained_model, trained_model
-from explainer.pretraining import MODEL_SIZES, PretrainingRun, split_token_ids
+from explainer.kept_models import MAX_KEPT, MAX_KEPT_PER_OWNER
+from explainer.pretraining import MAX_CORPUS_BYTES, MAX_CORPUS_CHARACTERS, MODEL_SIZES, PretrainingRun, split_token_ids
 from explainer.training import evaluation_table
-from pages.live_training import MAX_TRAINING_SECONDS, live_panel, my_job, train_button
+from pages.live_training import MAX_TRAINING_SECONDS, live_panel, my_job, session_owner, train_button
 from pages.pretraining_data import austen_ids, embedded_tokenizer
-from pages.shared import chart, page_header, use_model
+from pages.shared import chart, kept_models, literal, page_header, use_model
 
 AUSTEN = "Jane Austen's six novels (built in, 930k tokens)"
 OWN_TEXT = "Your own text (paste or upload)"
+MAX_UPLOAD_MB = math.ceil(MAX_CORPUS_BYTES / 2**20)  # 15: Streamlit refuses larger files before they reach the server
+
+def uploaded_text(upload) -> str:
+    """The uploaded file as text, decoded once per file rather than on every rerun.
+
+    A file above the corpus limit is turned away before it is decoded (the text box then stays the corpus).
+    """
+    if upload.size > MAX_CORPUS_BYTES:
+        st.warning(f"That file is {upload.size / 2**20:.1f} MB; a corpus may be at most "
+                   f"{MAX_CORPUS_CHARACTERS:,} characters ({MAX_CORPUS_BYTES / 2**20:.0f} MB).", icon=":material/block:")
+        return ""
+    decoded = st.session_state.get("uploaded_text")
+    if decoded is None or decoded[0] != upload.file_id:
+        decoded = (upload.file_id, upload.getvalue().decode("utf-8", errors="replace"))
+        st.session_state["uploaded_text"] = decoded
+    return decoded[1]
+
 
 page_header("Pretraining, live", "How does a language model learn? Train one from nothing and watch.")
 
@@ -22,9 +40,9 @@ settings, loop = st.columns([3, 2], gap="large")
 with settings:
     corpus = st.radio("Corpus", [AUSTEN, OWN_TEXT], horizontal=True)
     if corpus == OWN_TEXT:
-        upload = st.file_uploader("Upload a .txt file", type=["txt"])
+        upload = st.file_uploader("Upload a .txt file", type=["txt"], max_upload_size=MAX_UPLOAD_MB)
         pasted = st.text_area("…or paste text (at least a page; a few thousand words learn best)", height=120)
-        own_text = upload.getvalue().decode("utf-8", errors="replace") if upload else pasted
+        own_text = uploaded_text(upload) if upload else pasted
     size = st.radio("Model size", MODEL_SIZES, format_func=lambda s: s.name, index=1, horizontal=True)
     st.caption(f"**{size.name}**: {size.describe(4096)}, reading {size.context} tokens at a time. "
                f"Peak learning rate {size.learning_rate:g}.")
@@ -88,7 +106,7 @@ def draw(run: PretrainingRun) -> None:
         st.markdown("**Loss while training**")
         chart(plots.training_curves(table), table, "pretraining_loss")
     with samples:
-        st.markdown(f"**Samples** from “{run.prompt}”, newest first")
+        st.markdown(f"**Samples** from {literal(run.prompt)}, newest first")
         st.html(samples_html(run))
 
 
@@ -101,8 +119,13 @@ if job is None:
 live_panel(job, draw)
 run = job.run
 if not job.running and run.model is not None and run.evaluations:
-    if not run.kept_as or trained_model(run.kept_as) is None:
-        run.kept_as = keep_trained_model(f"{run.title}, {job.step:,} steps", run.tokenizer, run.model).spec.name
-    st.button(f"Explore **{run.kept_as}** on the other pages", icon=":material/open_in_new:",
-              on_click=use_model, args=(run.kept_as,))
-    st.caption("It is now in the sidebar's Model list for everyone on this server (the last 8 trained models are kept).")
+    if not run.kept_as or kept_models().record(run.kept_as) is None:
+        last = run.evaluations[-1]
+        record = {"corpus": run.corpus_name, "size": run.size.name, "steps": job.step,
+                  "tokens_seen": last.tokens_seen, "validation_loss": round(last.val_loss, 4)}
+        run.kept_as = kept_models().keep(session_owner(), f"{run.title}, {job.step:,} steps", run.tokenizer,
+                                         run.model, record).spec.name
+    st.button("Explore it on the other pages", icon=":material/open_in_new:", on_click=use_model, args=(run.kept_as,))
+    st.caption(f"It is now in your sidebar's Model list, as {literal(run.kept_as)}. Only you see it there; to share "
+               f"it, send the page's link while it is chosen. The server keeps the last {MAX_KEPT} trained models "
+               f"({MAX_KEPT_PER_OWNER} per learner), also after a restart.")

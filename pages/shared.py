@@ -16,11 +16,13 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from explainer.analysis import Analysis, analyze
-from explainer.models import (
-    DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model, trained_model_names,
-)
+from explainer.analysis_cache import AnalysisCache
+from explainer.kept_models import KeptModels, data_dir, is_kept_name
+from explainer.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model
 from explainer.plots import PLOTLY_CONFIG
-from pages.live_training import sidebar_heartbeat
+from explainer.tokenization import MAX_TEXT_CHARACTERS
+from pages.live_training import session_owner, sidebar_heartbeat
+from pages.untrusted import literal
 
 EXAMPLE_PROMPTS = (
     "The cat is on the",
@@ -33,6 +35,10 @@ EXAMPLE_PROMPTS = (
 OTHER_MODEL = "Other Hugging Face model…"
 URL_TEXT_LIMIT = 1500  # characters of the prompt written into the shareable URL
 MAX_LOADED_MODELS = int(os.environ.get("EXPLAINER_MAX_MODELS", "3"))
+REGISTRY_ONLY_VARIABLE = "EXPLAINER_REGISTRY_ONLY"
+LOOPBACK_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+# Analyses kept for reuse, in MB of arrays: one long GPT-2-small text weighs ~800 MB, an embedded-model text ~10 MB.
+ANALYSIS_CACHE_MB = int(os.environ.get("EXPLAINER_ANALYSIS_CACHE_MB", "3072"))
 
 log = logging.getLogger("explainer")
 
@@ -57,10 +63,32 @@ def _require_app_entry() -> None:
 # ------------------------------------------------------------------ caches
 
 
+def registry_only() -> bool:
+    """Whether this server offers only its registry's models (no hub id typed by a learner).
+
+    ``EXPLAINER_REGISTRY_ONLY=1`` or ``0`` decides; unset, a server bound to the network (any
+    ``server.address`` but this computer's own) is a classroom server and offers only the registry.
+    """
+    setting = os.environ.get(REGISTRY_ONLY_VARIABLE, "").strip().lower()
+    if setting:
+        return setting in ("1", "true", "yes")
+    return st.get_option("server.address") not in LOOPBACK_ADDRESSES
+
+
 @st.cache_resource(max_entries=MAX_LOADED_MODELS, show_spinner="Loading the model…")
+def _cached_registry_or_hub_model(name: str) -> LoadedModel:
+    return load_model(name, registry_only=registry_only())
+
+
+@st.cache_resource
+def kept_models() -> KeptModels:
+    """The models trained live on this server and kept (see explainer/kept_models.py)."""
+    return KeptModels(data_dir() / "kept-models")
+
+
 def cached_model(name: str) -> LoadedModel:
-    """One loaded model per name per server process (read-only: never mutate it)."""
-    return load_model(name)
+    """The model called ``name``, loaded once per server process (read-only: never mutate it)."""
+    return kept_models().load(name) if is_kept_name(name) else _cached_registry_or_hub_model(name)
 
 
 @st.cache_data(ttl=120, show_spinner="Looking for the model…")
@@ -73,13 +101,21 @@ def model_problem(name: str) -> str | None:
         return str(error)
     except Exception:  # noqa: BLE001 - any loading failure must become a message, not a traceback
         log.exception("loading %s failed", name)
-        return f"'{name}' could not be loaded."
+        return f"{literal(name)} could not be loaded."
 
 
-@st.cache_data(max_entries=64, show_spinner="Running the model…")
+@st.cache_resource
+def analysis_cache() -> AnalysisCache:
+    """The server's one cache of analyses, bounded by ``EXPLAINER_ANALYSIS_CACHE_MB``."""
+    return AnalysisCache(ANALYSIS_CACHE_MB * 2**20)
+
+
 def cached_analysis(model_name: str, text: str) -> Analysis:
-    """The analysis of ``text`` under ``model_name``, computed once per (model, text)."""
-    return analyze(cached_model(model_name), text)
+    """The analysis of ``text`` under ``model_name``, computed once per (model, text) while it stays cached.
+
+    Every session gets the same read-only object: nothing is copied on a rerun.
+    """
+    return analysis_cache().get_or_compute((model_name, text), lambda: analyze(cached_model(model_name), text))
 
 
 # ----------------------------------------------------------------- sidebar
@@ -92,12 +128,21 @@ def _set_prompt(text: str) -> None:
 def use_model(name: str) -> None:
     """Button callback: make ``name`` the sidebar's model."""
     st.session_state["model_choice"] = name
-    st.toast(f"Every page now explains {name}.", icon=":material/check:")
+    st.toast(f"Every page now explains {literal(name)}.", icon=":material/check:")
 
 
 def _model_names() -> list[str]:
-    """The sidebar's choices: the registry's models, then those trained live on this server."""
-    return [spec.name for spec in available_models()] + trained_model_names()
+    """The sidebar's choices: the registry's models, then the models this session trained or opened by link."""
+    own = kept_models().names_of(session_owner())
+    opened = [name for name in st.session_state.get("opened_kept_models", []) if name not in own]
+    return [spec.name for spec in available_models()] + own + opened
+
+
+def _model_label(name: str) -> str:
+    if name in REGISTRY:
+        return f"{name} — {REGISTRY[name].description}"
+    record = kept_models().record(name) if is_kept_name(name) else None
+    return f"{record.title} — trained here" if record else name
 
 
 def _initialise_from_url() -> None:
@@ -107,8 +152,13 @@ def _initialise_from_url() -> None:
     params = st.query_params
     st.session_state["prompt"] = params.get("text", EXAMPLE_PROMPTS[0])
     requested = params.get("model", DEFAULT_MODEL)
+    if is_kept_name(requested) and kept_models().record(requested):  # a trained model shared by its link
+        st.session_state["opened_kept_models"] = [requested]
     if requested in _model_names():
         st.session_state["model_choice"] = requested
+    elif registry_only():
+        st.session_state["model_choice"] = DEFAULT_MODEL
+        st.session_state["model_refused"] = requested
     else:
         st.session_state["model_choice"] = OTHER_MODEL
         st.session_state["custom_model"] = requested
@@ -118,17 +168,21 @@ def sidebar() -> None:
     """Draw the shared sidebar and keep the URL in step with it."""
     st.session_state[ENTERED_THROUGH_APP] = True
     _initialise_from_url()
-    names = _model_names()
-    if st.session_state.get("model_choice") not in names + [OTHER_MODEL]:  # a trained model that was forgotten
+    choices = _model_names() + ([] if registry_only() else [OTHER_MODEL])
+    if st.session_state.get("model_choice") not in choices:  # a trained model that was forgotten
         st.session_state["model_choice"] = DEFAULT_MODEL
     with st.sidebar:
         st.selectbox(
             "Model",
-            names + [OTHER_MODEL],
+            choices,
             key="model_choice",
-            format_func=lambda name: f"{name} — {REGISTRY[name].description}" if name in REGISTRY else name,
+            format_func=_model_label,
             help="The embedded models work offline. Hub models need the internet the first time.",
         )
+        refused = st.session_state.get("model_refused")
+        if refused and st.session_state["model_choice"] == DEFAULT_MODEL:  # until the learner picks another
+            st.warning(f"This classroom server offers only the models in its list, not {literal(refused)}.",
+                       icon=":material/block:")
         if st.session_state["model_choice"] == OTHER_MODEL:
             st.text_input("Hugging Face model id", key="custom_model", placeholder="owner/model")
         st.text_area("Your text", key="prompt", height=130, help="Every page explains this text. It is kept in the URL.")
@@ -160,7 +214,8 @@ def page_analysis() -> Analysis:
     """The current text's analysis under the active model; stops the page with a hint when there is none."""
     model = active_model()
     try:
-        analysis = cached_analysis(model.spec.name, st.session_state.get("prompt", ""))
+        with st.spinner("Running the model…"):
+            analysis = cached_analysis(model.spec.name, st.session_state.get("prompt", ""))
     except ValueError as hint:
         st.info(str(hint), icon=":material/edit:")
         st.stop()
@@ -169,12 +224,20 @@ def page_analysis() -> Analysis:
         st.error("Sorry, the model could not process this text. Try a shorter or different text.")
         st.stop()
     if analysis.truncated:
-        st.warning(
-            f"Your text is {analysis.original_token_count:,} tokens long, but **{analysis.model_name}** reads "
-            f"at most {analysis.context_length:,}. Only the first {len(analysis.tokens):,} tokens are shown.",
-            icon=":material/content_cut:",
-        )
+        st.warning(truncation_notice(analysis, len(st.session_state.get("prompt", ""))), icon=":material/content_cut:")
     return analysis
+
+
+def truncation_notice(analysis: Analysis, pasted_characters: int) -> str:
+    """What was cut from a long text, and which text the token count is of."""
+    model = literal(analysis.model_name)
+    if pasted_characters > MAX_TEXT_CHARACTERS:
+        return (f"Your text is {pasted_characters:,} characters long; the app keeps its first "
+                f"{MAX_TEXT_CHARACTERS:,} characters, which are {analysis.original_token_count:,} tokens. "
+                f"{model} reads at most {analysis.context_length:,}: only the first {len(analysis.tokens):,} "
+                f"tokens are shown.")
+    return (f"Your text is {analysis.original_token_count:,} tokens long, but {model} reads at most "
+            f"{analysis.context_length:,}. Only the first {len(analysis.tokens):,} tokens are shown.")
 
 
 # ---------------------------------------------------------------- widgets

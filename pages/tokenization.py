@@ -6,7 +6,7 @@ import streamlit as st
 from explainer import plots, tokenization
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_tokenizer
 from explainer.token_html import token_chips
-from pages.shared import cached_model, chart, csv_download, page_analysis, page_header
+from pages.shared import cached_model, chart, csv_download, literal, page_analysis, page_header
 
 HUB_TOKENIZERS = ("gpt2", "bert-base-uncased")  # shown when they are in the local Hugging Face cache
 COMPARED_CHARACTERS = 1000  # the comparison draws every byte as a chip; keep it readable
@@ -36,7 +36,7 @@ first.metric("Characters", f"{characters:,}")
 second.metric("Tokens", f"{len(tokens):,}")
 third.metric("Characters per token", f"{characters / max(1, len(tokens)):.2f}")
 
-st.subheader(f"Your text as {analysis.model_name} sees it")
+st.subheader(f"Your text as {literal(analysis.model_name)} sees it")
 st.html(token_chips(tokens))
 st.caption(
     "Each chip is one token; hover for its id. ␣ is a space, ↵ a new line. "

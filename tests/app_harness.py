@@ -36,7 +36,8 @@ def open_with_model(monkeypatch, loaded: LoadedModel, page: str, prompt: str = P
     st.cache_resource.clear()
     st.cache_data.clear()
     monkeypatch.delenv(ALLOWLIST_VARIABLE, raising=False)
-    monkeypatch.setattr("pages.shared.load_model", lambda name: loaded if name == loaded.spec.name else load_model(name))
+    monkeypatch.setattr("pages.shared.load_model",
+                        lambda name, **options: loaded if name == loaded.spec.name else load_model(name, **options))
     app = AppTest.from_file(APP, default_timeout=120)
     app.run()
     app.sidebar.selectbox(key="model_choice").set_value(OTHER_MODEL).run()

@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from explainer.analysis import analyze
@@ -105,7 +106,7 @@ def test_empty_prompt_gives_a_friendly_hint(page, blank):
 
 
 def test_app_declares_every_page_file():
-    helpers = {"shared.py", "live_training.py", "pretraining_data.py"}  # modules the pages import, not pages
+    helpers = {"shared.py", "live_training.py", "pretraining_data.py", "untrusted.py"}  # modules the pages import, not pages
     assert sorted(ALL_PAGES) == sorted(str(p.relative_to(Path(APP).parent)) for p in Path(APP).parent.glob("pages/*.py")
                                        if p.name not in helpers)
 
@@ -154,3 +155,28 @@ def test_the_server_config_hides_tracebacks_and_skips_the_slow_post_run_collecti
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"  # users never see a Python traceback
     assert config["runner"]["postScriptGC"] is False  # a full gc.collect after every run held each page back 0.33 s
+
+
+@pytest.mark.parametrize("how", ["setting", "bound to the network"])
+def test_a_classroom_server_offers_only_its_list(monkeypatch, how):
+    if how == "setting":
+        monkeypatch.setenv("EXPLAINER_REGISTRY_ONLY", "1")
+    else:
+        monkeypatch.delenv("EXPLAINER_REGISTRY_ONLY", raising=False)
+        original = st_config.get_option("server.address")
+        st_config.set_option("server.address", "0.0.0.0")
+    try:
+        app = open_page("pages/loss.py", prompt=None, text="Once upon a time", model="someone/their-model")
+        assert not app.exception
+        assert OTHER_MODEL not in app.sidebar.selectbox(key="model_choice").options
+        assert app.sidebar.selectbox(key="model_choice").value == "tiny-gpt-austen"
+        assert any("offers only the models in its list" in w.value for w in app.sidebar.warning)
+    finally:
+        if how != "setting":
+            st_config.set_option("server.address", original)
+
+
+def test_a_laptop_server_listens_on_this_computer_only():
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
+    assert config["server"]["maxUploadSize"] == 15

@@ -1,5 +1,7 @@
 """Generation runs through model.generate, and the page shows what it did."""
 
+import html
+
 import pytest
 import torch
 
@@ -73,7 +75,8 @@ def test_page_steps_forward_and_shows_the_generated_tokens(gpt):
     assert not app.exception and not app.error
     assert app.session_state["generation_steps"] == 11
     expected = generate(gpt, PROMPT, 11, "greedy")
-    assert any(expected.text in m.value for m in app.markdown)
+    shown = [element.proto.body for element in app.get("html")]  # the text so far: escaped HTML, never Markdown
+    assert any(html.escape(expected.text) in body for body in shown)
 
 
 def test_page_explains_that_bert_cannot_generate():

@@ -8,8 +8,10 @@ import torch
 
 from explainer.analysis import analyze
 from explainer.corpus import shipped_prose
-from explainer.models import keep_trained_model, load_model
-from explainer.pretraining import MODEL_SIZES, ModelSize, PretrainingRun, join_token_ids, split_token_ids
+from explainer.kept_models import KeptModels
+from explainer.pretraining import (
+    MAX_CORPUS_BYTES, MODEL_SIZES, ModelSize, PretrainingRun, join_token_ids, split_token_ids,
+)
 from explainer.training import causal_loss_on
 from explainer.training_jobs import JobBoard
 from tests.app_harness import open_page
@@ -56,12 +58,12 @@ def test_a_run_repeats_exactly_with_the_same_seed(gpt, austen_ids):
     assert [s.text for s in first.samples] == [s.text for s in second.samples]
 
 
-def test_a_kept_model_is_offered_to_the_other_pages_and_its_numbers_are_true(gpt, austen_ids):
+def test_a_kept_model_is_saved_and_its_numbers_are_true_after_a_restart(gpt, austen_ids, tmp_path):
     run = _train(gpt, austen_ids, steps=20)
-    kept = keep_trained_model("a test model", gpt.tokenizer, run.model)
-    assert kept.spec.name.startswith("trained #") and kept.spec.name.endswith(": a test model")
-    loaded = load_model(kept.spec.name)
-    assert loaded is kept
+    kept = KeptModels(tmp_path).keep("owner", "a test model", gpt.tokenizer, run.model, {"steps": 20})
+    assert kept.spec.name.startswith("trained:")
+    loaded = KeptModels(tmp_path).load(kept.spec.name)  # a new store on the same folder: the server restarted
+    assert loaded is not kept
     analysis = analyze(loaded, "It is a truth universally acknowledged")
     ids = torch.tensor([analysis.tokens.ids])
     with torch.no_grad():
@@ -93,10 +95,10 @@ def press_train(app) -> None:
 def press_stop(app) -> None:
     """Press the page's Stop button and rerun until the page says the run stopped (the thread ends at its next step)."""
     app.button(key="stop_training").click().run()
-    for _ in range(40):
+    for _ in range(120):  # up to a minute: on a loaded CPU the run's thread reaches its next step late
         if any("stopped after" in info.value for info in app.info):
             break
-        time.sleep(0.25)
+        time.sleep(0.5)
         app.run()
     assert any("because you pressed Stop" in info.value for info in app.info)
 
@@ -131,3 +133,37 @@ def test_a_second_session_is_told_the_server_is_busy_while_the_first_trains():
     press_train(second)  # now the slot is free
     assert second.button(key="stop_training")
     press_stop(second)
+
+
+def test_a_busy_server_turns_the_second_learner_away_before_tokenizing_their_text(monkeypatch):
+    """Tokenizing a pasted corpus costs seconds and hundreds of MB: a busy server must not do it for nothing."""
+    tokenized = []
+    real_split = split_token_ids
+    monkeypatch.setattr("explainer.pretraining.split_token_ids",
+                        lambda *args, **kwargs: tokenized.append(1) or real_split(*args, **kwargs))
+    first, second = open_page("pages/pretraining.py"), open_page("pages/pretraining.py")
+    press_train(first)
+    assert first.button(key="stop_training")
+    second.radio[0].set_value("Your own text (paste or upload)").run()
+    next(area for area in second.main.text_area if area.label.startswith("…or paste")).set_value(
+        "Emma walked to Hartfield in the rain. " * 200).run()
+    press_train(second)
+    assert any("The server is busy" in warning.value for warning in second.warning)
+    assert tokenized == []
+    press_stop(first)
+
+
+def test_uploads_are_limited_to_the_corpus_size_and_a_bigger_file_is_refused_before_decoding():
+    app = open_page("pages/pretraining.py")
+    app.radio[0].set_value("Your own text (paste or upload)").run()
+    uploader = app.get("file_uploader")[0]
+    assert uploader.proto.max_upload_size_mb == 15  # Streamlit's default, 200 MB, once grew the server by 1 GB
+    too_big = b"x" * (MAX_CORPUS_BYTES + 1)
+    uploader.set_value(("corpus.txt", too_big, "text/plain")).run()
+    assert not app.exception
+    assert any("a corpus may be at most 5,000,000 characters" in warning.value for warning in app.warning)
+    assert "uploaded_text" not in app.session_state  # never decoded
+
+    text = "Emma walked to Hartfield. 大语言模型。 " * 100
+    app.get("file_uploader")[0].set_value(("corpus.txt", text.encode(), "text/plain")).run()
+    assert app.session_state["uploaded_text"][1] == text

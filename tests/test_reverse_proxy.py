@@ -30,7 +30,6 @@ NGINX = Path("/usr/sbin/nginx")
 CONF = ROOT / "deploy" / "nginx.conf"
 STREAMLIT_CONFIG = ROOT / ".streamlit" / "config.toml"
 NGINX_START_TIMEOUT = 20  # seconds until the proxy answers /_stcore/health
-DEFAULT_UPLOAD_LIMIT = "8m"  # the config's choice while .streamlit/config.toml has no server.maxUploadSize
 
 pytestmark = [
     pytest.mark.skipif(not NGINX.exists(), reason="nginx not installed: apt-get install -y nginx (/usr/sbin/nginx)"),
@@ -196,10 +195,10 @@ def test_error_pages_have_the_security_headers_too(proxy_port):
 
 
 def test_upload_limit_matches_streamlits():
-    """client_max_body_size is server.maxUploadSize (MB) when config.toml sets it, else the documented 8m."""
+    """client_max_body_size is server.maxUploadSize (MB), so nginx and Streamlit turn the same files away."""
     limit = re.search(r"^\s*client_max_body_size\s+(\S+);", CONF.read_text(), re.MULTILINE)[1]
-    streamlit = tomllib.loads(STREAMLIT_CONFIG.read_text()).get("server", {}).get("maxUploadSize")
-    assert limit == (f"{streamlit}m" if streamlit is not None else DEFAULT_UPLOAD_LIMIT)
+    streamlit = tomllib.loads(STREAMLIT_CONFIG.read_text())["server"]["maxUploadSize"]
+    assert limit == f"{streamlit}m"
 
 
 @pytest.mark.parametrize("via", ["streamlit directly", "the proxy"])
