@@ -40,6 +40,8 @@ PROMPT_MARKER = "garden"  # one whole token of PROMPT for the embedded GPT: the 
 SHARED_TEXT = "Once upon a time"
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> javascript:alert(3)"
 HOSTILE_MARKER = "cri"  # a token of HOSTILE ("s", "cri", "pt"); the attention heatmap labels only every other token of it
+MARKDOWN_PAYLOAD = ("[sign in again](https://evil.example/login) ![](http://evil.example/pixel.png) "
+                    "$\\href{https://evil.example/x}{click}$ <img src=http://evil.example/i.png> www.evil.example **bold**")
 HEAD_VIEW, MODEL_VIEW = "BertViz: head view", "BertViz: model view"  # the attention page's tabs
 
 
@@ -204,6 +206,30 @@ def test_hostile_prompt_is_shown_as_text(page, watch, name, screenshots, timings
     assert url_text(page) == HOSTILE
     assert_healthy(page, watch)
     screenshot(page, screenshots / f"{name}-hostile.png")
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=lambda p: p.name)
+def test_markdown_in_a_prompt_makes_no_link_image_or_formula(page, watch, app_page, screenshots):
+    """A prompt with a Markdown link and image, a LaTeX \\href, an <img> and a bare domain: the browser shows it
+    as text, draws no link, image or formula from it, and never asks the other site for anything."""
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    open_page(page, app_page)
+    commit_prompt(page, MARKDOWN_PAYLOAD)
+    wait_for_rerun(page, MARKDOWN_PAYLOAD)
+    if app_page.name == "generation":
+        page.get_by_role("button", name=re.compile(r"^Run \d+ steps$")).click()
+        main_text_contains(page, "evil.example")  # the text so far shows the prompt, as text
+    if app_page.has_charts:
+        wait_for_charts(page)
+    page.wait_for_timeout(500)  # give an image a moment to be requested
+    assert page.locator('a[href*="evil"]').count() == 0, "a live link came out of the prompt"
+    assert page.locator('img[src*="evil"]').count() == 0, "an image came out of the prompt"
+    assert page.locator(".katex", has_text="click").count() == 0, "a formula came out of the prompt"
+    assert page.locator("strong", has_text=re.compile(r"^bold$")).count() == 0, "formatting came out of the prompt"
+    assert not [url for url in requests if "evil" in url], "the browser fetched something from the other site"
+    assert_healthy(page, watch)
+    screenshot(page, screenshots / f"{app_page.name}-markdown-payload.png")
 
 
 @pytest.mark.parametrize("name", ["attention", "loss"])
