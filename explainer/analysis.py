@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explainer.i18n import _
 from explainer.models import LoadedModel, ModelKind
 from explainer.tokenization import MAX_TEXT_CHARACTERS, TokenizedText, clean_text, tokenize
 
@@ -87,7 +88,7 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
     full = tokenize(tokenizer, text)
     tokens = tokenize(tokenizer, text, max_tokens=context) if len(full) > context else full
     if len(tokens) == 0:
-        raise ValueError("The tokenizer produced no tokens for this text.")
+        raise ValueError(_("The tokenizer produced no tokens for this text."))
     ids = torch.tensor([tokens.ids])  # (1, T)
 
     with torch.no_grad():

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from explainer.analysis import Analysis
+from explainer.i18n import N_
 from explainer.models import LoadedModel
 from explainer.prediction import token_label
 
@@ -33,7 +34,7 @@ class Embeddings:
     token: np.ndarray  # (T, D) row ids[t] of the token-embedding table
     position: np.ndarray | None  # (T, D) row t of the position table; None when the model has none
     block_input: np.ndarray  # (T, D) what block 0 reads; equals Analysis.hidden_states[0]
-    block_input_name: str  # how block_input is made, e.g. "token + position"
+    block_input_name: str  # how block_input is made, e.g. "token + position" (English; shown with ``_()``)
 
 
 def position_scheme(loaded: LoadedModel) -> str:
@@ -69,16 +70,16 @@ def embed(loaded: LoadedModel, analysis: Analysis) -> Embeddings:
         if model_type == "gpt2":
             token = model.transformer.wte(ids)  # (T, D)
             position = model.transformer.wpe(positions)  # (T, D)
-            return Embeddings(token.numpy(), position.numpy(), (token + position).numpy(), "token + position")
+            return Embeddings(token.numpy(), position.numpy(), (token + position).numpy(), N_("token + position"))
         if model_type == "bert":
             parts = model.bert.embeddings
             token = parts.word_embeddings(ids)  # (T, D)
             position = parts.position_embeddings(positions)  # (T, D)
             token_type = parts.token_type_embeddings(torch.zeros_like(ids))  # (T, D), all rows of type 0
             block_input = parts.LayerNorm(token + position + token_type)  # (T, D)
-            return Embeddings(token.numpy(), position.numpy(), block_input.numpy(), "LayerNorm(token + position + type)")
+            return Embeddings(token.numpy(), position.numpy(), block_input.numpy(), N_("LayerNorm(token + position + type)"))
         token = model.get_input_embeddings()(ids)  # (T, D)
-    return Embeddings(token.numpy(), None, analysis.hidden_states[0], "the model's own embedding layer")
+    return Embeddings(token.numpy(), None, analysis.hidden_states[0], N_("the model's own embedding layer"))
 
 
 def vectors_table(parts: dict[str, np.ndarray], labels: list[str] | None = None, offset: int = 0) -> pd.DataFrame:

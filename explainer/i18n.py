@@ -25,6 +25,7 @@ import gettext
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -57,9 +58,8 @@ def choose_language(requested: str | None, browser_locale: str | None) -> str:
     """The language of a new session: the URL's ``?lang=`` if it names one, else the browser's, else English."""
     if requested in LANGUAGES:
         return requested
-    if browser_locale and browser_locale.lower().startswith("zh"):
-        return "zh"
-    return DEFAULT_LANGUAGE
+    browser = (browser_locale or "").replace("_", "-").split("-")[0].lower()  # "zh-CN" -> "zh"
+    return browser if browser in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _(message: str) -> str:
@@ -94,3 +94,14 @@ class LazyText(str):
 def lazy(message: str) -> LazyText:
     """``LazyText(message)``; mark the message with ``N_`` so Babel finds it: ``lazy(N_("Loading…"))``."""
     return LazyText(message)
+
+
+def labelled(options, label) -> Callable[[object], str]:
+    """A widget's ``format_func`` whose labels are made now, in this run's language.
+
+    ``format_func=lambda i: _("layer {i}").format(i=i)`` would translate when
+    it is called, and Streamlit's AppTest calls it again outside the run,
+    in English; this table keeps the labels the page drew.
+    """
+    table = {option: label(option) for option in options}
+    return table.__getitem__

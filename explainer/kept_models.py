@@ -25,6 +25,7 @@ from pathlib import Path
 
 from transformers import PreTrainedModel
 
+from explainer.i18n import _
 from explainer.models import LoadedModel, ModelSpec, ModelUnavailable, from_folder
 
 KEPT_PREFIX = "trained:"
@@ -91,9 +92,10 @@ class KeptModels:
                 return self._loaded[name]
         record = self.record(name)
         if record is None:
-            raise ModelUnavailable(f"The trained model `{name}` is gone: this server keeps the last {self.max_total} "
-                                   f"trained models ({self.max_per_owner} per learner), and it was not among them.")
-        tokenizer, model, _ = from_folder(ModelSpec(name, "causal", record.title), self._path(name))
+            raise ModelUnavailable(_("The trained model `{name}` is gone: this server keeps the last {total} trained "
+                                     "models ({per_learner} per learner), and it was not among them.").format(
+                name=name, total=self.max_total, per_learner=self.max_per_owner))
+        tokenizer, model, __ = from_folder(ModelSpec(name, "causal", record.title), self._path(name))
         loaded = LoadedModel(ModelSpec(name, "causal", record.title), tokenizer, model, 0.0)
         with self._lock:
             self._remember(loaded)

@@ -30,6 +30,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+from explainer.i18n import N_, _
+
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
 EMBEDDED_GPT = "tiny-gpt-austen"
 EMBEDDED_BERT = "tiny-bert-austen"
@@ -51,7 +53,7 @@ class ModelSpec:
 
     name: str  # what the picker shows; the hub id for hub models
     kind: ModelKind
-    description: str
+    description: str  # English, marked with ``N_``: the picker shows ``_(description)``
     embedded: bool = False
 
     @property
@@ -63,12 +65,12 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(EMBEDDED_GPT, "causal", "4-layer GPT-2 trained here on Jane Austen (embedded, default)", True),
-        ModelSpec(EMBEDDED_BERT, "masked", "4-layer BERT trained here on Jane Austen (embedded)", True),
-        ModelSpec("gpt2", "causal", "OpenAI GPT-2 small, 124M parameters (hub)"),
-        ModelSpec("distilgpt2", "causal", "Distilled GPT-2, 82M parameters (hub)"),
-        ModelSpec("bert-base-uncased", "masked", "Google BERT base, 110M parameters (hub)"),
-        ModelSpec("HuggingFaceTB/SmolLM2-135M", "causal", "SmolLM2, a current small LM, 135M parameters (hub)"),
+        ModelSpec(EMBEDDED_GPT, "causal", N_("4-layer GPT-2 trained here on Jane Austen (embedded, default)"), True),
+        ModelSpec(EMBEDDED_BERT, "masked", N_("4-layer BERT trained here on Jane Austen (embedded)"), True),
+        ModelSpec("gpt2", "causal", N_("OpenAI GPT-2 small, 124M parameters (hub)")),
+        ModelSpec("distilgpt2", "causal", N_("Distilled GPT-2, 82M parameters (hub)")),
+        ModelSpec("bert-base-uncased", "masked", N_("Google BERT base, 110M parameters (hub)")),
+        ModelSpec("HuggingFaceTB/SmolLM2-135M", "causal", N_("SmolLM2, a current small LM, 135M parameters (hub)")),
     )
 }
 
@@ -124,16 +126,16 @@ def resolve(name: str, registry_only: bool = False) -> ModelSpec:
         spec = REGISTRY[name]
         if spec.embedded or allowed is None or name in allowed or "*" in allowed:
             return spec
-        raise ModelUnavailable(f"The model `{name}` is not allowed on this server.")
+        raise ModelUnavailable(_("The model `{name}` is not allowed on this server.").format(name=name))
     if registry_only:
-        raise ModelUnavailable("This server offers only the models in its list.")
+        raise ModelUnavailable(_("This server offers only the models in its list."))
     if not _HUB_ID.match(name) or ".." in name:
-        raise ModelUnavailable("That is not a Hugging Face model id (expected something like 'owner/model').")
+        raise ModelUnavailable(_("That is not a Hugging Face model id (expected something like 'owner/model')."))
     if Path(name).exists():
-        raise ModelUnavailable("That name is a file or folder on this server; models are chosen by hub id only.")
+        raise ModelUnavailable(_("That name is a file or folder on this server; models are chosen by hub id only."))
     if allowed is not None and name not in allowed and "*" not in allowed:
-        raise ModelUnavailable(f"The model `{name}` is not allowed on this server.")
-    return ModelSpec(name, "causal", "custom hub model")  # kind is read from its config on load
+        raise ModelUnavailable(_("The model `{name}` is not allowed on this server.").format(name=name))
+    return ModelSpec(name, "causal", N_("custom hub model"))  # kind is read from its config on load
 
 
 def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
@@ -172,13 +174,14 @@ def load_model(name: str, registry_only: bool = False) -> LoadedModel:
         except LocalEntryNotFoundError:
             if not hub_reachable():
                 raise ModelUnavailable(
-                    f"`{spec.name}` is not on this machine and the Hugging Face hub cannot be reached. "
-                    f"The embedded models ({EMBEDDED_GPT}, {EMBEDDED_BERT}) work offline."
+                    _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
+                      "The embedded models ({gpt}, {bert}) work offline.").format(
+                        name=spec.name, gpt=EMBEDDED_GPT, bert=EMBEDDED_BERT)
                 ) from None
             try:
                 folder = _hub_snapshot(spec.name, local_files_only=False)
             except OSError:
-                raise ModelUnavailable(f"`{spec.name}` could not be downloaded from the Hugging Face hub.") from None
+                raise ModelUnavailable(_("`{name}` could not be downloaded from the Hugging Face hub.").format(name=spec.name)) from None
     tokenizer, model, kind = from_folder(spec, folder)
     return LoadedModel(replace(spec, kind=kind), tokenizer, model, time.perf_counter() - started)
 
@@ -203,8 +206,8 @@ def _hub_snapshot(repo_id: str, local_files_only: bool) -> Path:
     folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=local_files_only))
     if not any(folder.glob("*.safetensors")):
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")) or not local_files_only:
-            raise ModelUnavailable(f"`{repo_id}` has no safetensors weights, only pickle files, which this app "
-                                   f"never loads: unpickling can run any code.")
+            raise ModelUnavailable(_("`{name}` has no safetensors weights, only pickle files, which this app "
+                                     "never loads: unpickling can run any code.").format(name=repo_id))
         raise LocalEntryNotFoundError(f"{repo_id}: no weights in the cache")
     return folder
 
@@ -213,8 +216,8 @@ def _checked_config(repo_id: str, folder: Path):
     """Return the model's config, or refuse it: remote code, too many parameters, or not a language model."""
     declared = json.loads((folder / "config.json").read_text())
     if "auto_map" in declared or declared.get("model_type") not in CONFIG_MAPPING:
-        raise ModelUnavailable(f"`{repo_id}` needs its own code from the hub (trust_remote_code), which this app "
-                               f"never runs. Choose a model that transformers supports as it is.")
+        raise ModelUnavailable(_("`{name}` needs its own code from the hub (trust_remote_code), which this app "
+                                 "never runs. Choose a model that transformers supports as it is.").format(name=repo_id))
     config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     kind = _kind_from_config(config)
     with torch.device("meta"):  # builds the model's shape without allocating a single weight
@@ -222,8 +225,9 @@ def _checked_config(repo_id: str, folder: Path):
     parameters = sum(p.numel() for p in shape.parameters())
     if parameters > max_parameters():
         raise ModelUnavailable(
-            f"`{repo_id}` has {parameters / 1e9:.1f} billion parameters; this server loads models of up to "
-            f"{max_parameters() / 1e9:.1f} billion ({MAX_PARAMETERS_VARIABLE})."
+            _("`{name}` has {billions:.1f} billion parameters; this server loads models of up to "
+              "{limit:.1f} billion ({variable}).").format(
+                name=repo_id, billions=parameters / 1e9, limit=max_parameters() / 1e9, variable=MAX_PARAMETERS_VARIABLE)
         )
     return config
 
@@ -247,4 +251,5 @@ def _kind_from_config(config) -> ModelKind:
         return "masked"
     if "CausalLM" in architectures or "LMHeadModel" in architectures:
         return "causal"
-    raise ModelUnavailable(f"This app explains language models; '{architectures or 'unknown'}' is not one.")
+    raise ModelUnavailable(_("This app explains language models; `{architectures}` is not one.").format(
+        architectures=architectures or "unknown"))

@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Protocol
 
+from explainer.i18n import N_, _, ngettext
+
 log = logging.getLogger("explainer")
 
 
@@ -45,7 +47,8 @@ class TrainingJob:
         self.max_seconds = max_seconds
         self.abandon_after = abandon_after
         self.state = "running"  # running | finished | stopped | failed
-        self.stop_reason = ""  # why a stopped job stopped, for the learner
+        self.stop_reason = ""  # why a stopped job stopped, for the learner (English; ``stop_reason_shown`` translates)
+        self._stop_message: tuple[str, dict] = ("", {})  # the same as a catalog message and its values
         self.error = ""
         self.step = 0
         self.started = time.monotonic()
@@ -60,10 +63,18 @@ class TrainingJob:
         """Say that someone is still watching; without it the job stops after ``abandon_after`` s."""
         self._last_seen = time.monotonic()
 
-    def stop(self, reason: str = "you pressed Stop") -> None:
+    def stop(self, reason: str = N_("you pressed Stop"), **values) -> None:
+        """Ask the run to stop; ``reason`` is a catalog message (marked with ``N_``), filled in with ``values``."""
         if self.running and not self._stop.is_set():
-            self.stop_reason = reason
+            self.stop_reason = reason.format(**values)
+            self._stop_message = (reason, values)
             self._stop.set()
+
+    @property
+    def stop_reason_shown(self) -> str:
+        """``stop_reason`` in the current language (a job may stop on its own thread, where that is English)."""
+        reason, values = self._stop_message
+        return _(reason).format(**values) if reason else ""
 
     @property
     def running(self) -> bool:
@@ -98,9 +109,9 @@ class TrainingJob:
         """Polled by the run every step: Stop pressed, time spent or page gone."""
         now = time.monotonic()
         if now - self._last_seen > self.abandon_after:
-            self.stop(f"nobody watched it for {self.abandon_after:.0f} s (the tab was closed)")
+            self.stop(N_("nobody watched it for {seconds:.0f} s (the tab was closed)"), seconds=self.abandon_after)
         elif now - self.started > self.max_seconds:
-            self.stop(f"it reached its time limit of {self.max_seconds:.0f} s")
+            self.stop(N_("it reached its time limit of {seconds:.0f} s"), seconds=self.max_seconds)
         return self._stop.is_set()
 
     # ---------------------------------------------------------------- thread
@@ -150,15 +161,17 @@ class JobBoard:
     def _raise_if_busy(self, owner: str) -> None:
         mine = self._jobs.get(owner)
         if mine and mine.running:
-            raise ServerBusy("Your previous run is still training. Stop it first, or wait for it to finish.")
+            raise ServerBusy(_("Your previous run is still training. Stop it first, or wait for it to finish."))
         running = [job for job in self._jobs.values() if job.running]
         if len(running) >= self.slots:
             soonest = min(job.seconds_left for job in running)
-            raise ServerBusy(
-                f"The server is busy: {len(running)} training run{'s' if len(running) > 1 else ''} "
-                f"already use{'' if len(running) > 1 else 's'} its CPU ({running[0].run.title}). "
-                f"A slot frees up in about {soonest:.0f} s; press Train again then."
-            )
+            raise ServerBusy(ngettext(
+                "The server is busy: {n} training run already uses its CPU ({title}). "
+                "A slot frees up in about {seconds:.0f} s; press Train again then.",
+                "The server is busy: {n} training runs already use its CPU ({title}). "
+                "A slot frees up in about {seconds:.0f} s; press Train again then.",
+                len(running),
+            ).format(n=len(running), title=_(running[0].run.title), seconds=soonest))
 
     def job_of(self, owner: str) -> TrainingJob | None:
         """The owner's latest job, running or not (None if it has none or it was forgotten)."""

@@ -3,11 +3,12 @@
 import streamlit as st
 
 from explainer import attention, plots
+from explainer.i18n import _, labelled
 from pages.shared import chart, page_analysis, page_header
 
 HEATMAP_MAX_TOKENS = 128  # beyond this a heatmap cell is smaller than a pixel on a projector
 
-page_header("2 · Attention", "When the model reads a token, which other tokens does it look at?")
+page_header(_("2 · Attention"), _("When the model reads a token, which other tokens does it look at?"))
 analysis = page_analysis()
 causal = attention.is_causal(analysis)
 
@@ -15,41 +16,43 @@ formula, explanation = st.columns([2, 3])
 with formula:
     st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^{\top}}{\sqrt{d_k}}\right)V")
 with explanation:
-    st.markdown(
+    st.markdown(_(
         "Each **row** of a heatmap is one token (the *query*) and shows how it shares out its attention over "
         "the tokens (the *keys*): the row's weights are ≥ 0 and add up to 1, and the head's output for that "
         "token is the weighted mix of the keys' value vectors."
-    )
+    ))
     if causal:
-        st.caption("Grey cells are masked: a GPT model may not look at tokens that come later, so their weight is exactly 0.")
+        st.caption(_("Grey cells are masked: a GPT model may not look at tokens that come later, so their weight is exactly 0."))
     else:
-        st.caption("This is a masked (BERT-style) model: attention is bidirectional, every token sees every other.")
+        st.caption(_("This is a masked (BERT-style) model: attention is bidirectional, every token sees every other."))
 
 controls = st.columns([1, 1, 2])
-layer = controls[0].selectbox("Layer", range(analysis.layer_count), format_func=lambda i: f"layer {i}")
-head = controls[1].selectbox("Head", range(analysis.head_count), format_func=lambda i: f"head {i}")
+layer = controls[0].selectbox(_("Layer"), range(analysis.layer_count), format_func=labelled(range(analysis.layer_count), lambda i: _("layer {i}").format(i=i)))
+head = controls[1].selectbox(_("Head"), range(analysis.head_count), format_func=labelled(range(analysis.head_count), lambda i: _("head {h}").format(h=i)))
 start = 0
 if len(analysis.tokens) > HEATMAP_MAX_TOKENS:
-    start = controls[2].slider("First token shown", 0, len(analysis.tokens) - HEATMAP_MAX_TOKENS, 0,
-                               help=f"Long texts are shown {HEATMAP_MAX_TOKENS} tokens at a time.")
-    st.info(f"Showing tokens {start}–{start + HEATMAP_MAX_TOKENS - 1} of {len(analysis.tokens)}. Move the slider to see others.")
+    start = controls[2].slider(_("First token shown"), 0, len(analysis.tokens) - HEATMAP_MAX_TOKENS, 0,
+                               help=_("Long texts are shown {n} tokens at a time.").format(n=HEATMAP_MAX_TOKENS))
+    st.info(_("Showing tokens {first}–{last} of {n}. Move the slider to see others.").format(
+        first=start, last=start + HEATMAP_MAX_TOKENS - 1, n=len(analysis.tokens)))
 begin, end = attention.window_bounds(len(analysis.tokens), start, HEATMAP_MAX_TOKENS)
 labels = analysis.tokens.display[begin:end]
 
-bertviz_note = (
-    f"BertViz shows at most {attention.BERTVIZ_MAX_TOKENS} tokens; here tokens {begin}–"
-    f"{min(end, begin + attention.BERTVIZ_MAX_TOKENS) - 1}. Hover a token to see where it looks; "
+bertviz_note = _(
+    "BertViz shows at most {n} tokens; here tokens {first}–{last}. Hover a token to see where it looks; "
     "click a colour to hide or show a head."
-)
+).format(n=attention.BERTVIZ_MAX_TOKENS, first=begin, last=min(end, begin + attention.BERTVIZ_MAX_TOKENS) - 1)
 # Only the open tab runs: each BertViz view is ~440 kB of HTML that a prompt change need not resend.
 one_head, all_heads, head_view, model_view = st.tabs(
-    ["One head", "All heads of the layer", "BertViz: head view", "BertViz: model view"], on_change="rerun", key="attention_view"
+    [_("One head"), _("All heads of the layer"), _("BertViz: head view"), _("BertViz: model view")],
+    on_change="rerun", key="attention_view",
 )
 with one_head:
     if one_head.open:
         matrix = attention.head_weights(analysis, layer, head)[begin:end, begin:end]
         chart(
-            plots.attention_heatmap(matrix, labels, causal, f"Layer {layer}, head {head}", offset=begin),
+            plots.attention_heatmap(matrix, labels, causal, _("Layer {layer}, head {head}").format(layer=layer, head=head),
+                                    offset=begin),
             attention.weights_table(analysis, layer, head),
             f"attention_layer{layer}_head{head}",
         )
@@ -60,12 +63,13 @@ with all_heads:
             attention.weights_table(analysis, layer, None),
             f"attention_layer{layer}_mean",
         )
-        st.caption("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out.")
+        st.caption(_("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out."))
 with head_view:
     if head_view.open:
         st.caption(bertviz_note)
         st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * min(end - begin, attention.BERTVIZ_MAX_TOKENS)))
 with model_view:
     if model_view.open:
-        st.caption(bertviz_note + " Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.")
+        st.caption(_("{note} Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.").format(
+            note=bertviz_note))
         st.iframe(attention.bertviz_html(analysis, "model", begin), height=180 * analysis.layer_count + 120)

@@ -6,14 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from explainer import generation, plots
+from explainer.i18n import N_, _, labelled, lazy
 from explainer.prediction import SamplingSettings, token_label
 from pages.shared import active_model, cached_model, chart, literal, page_header
 
 MAX_STEPS = 60
-STRATEGIES = {"greedy": "Greedy (always the top token)", "sample": "Sampling", "beam": "Beam search"}
+STRATEGIES = {"greedy": N_("Greedy (always the top token)"), "sample": N_("Sampling"), "beam": N_("Beam search")}
 
 
-@st.cache_data(max_entries=32, show_spinner="Generating…")
+@st.cache_data(max_entries=32, show_spinner=lazy(N_("Generating…")))
 def cached_generation(model_name: str, prompt: str, steps: int, strategy: str, settings: SamplingSettings,
                       seed: int, beams: int) -> generation.Generation:
     return generation.generate(cached_model(model_name), prompt, steps, strategy, settings, seed, beams)
@@ -32,45 +33,46 @@ def _reset() -> None:
     st.session_state["generation_steps"] = 0
 
 
-page_header("Generation", "How does a model write a whole sentence, one token at a time?")
+page_header(_("Generation"), _("How does a model write a whole sentence, one token at a time?"))
 model = active_model()
 prompt = st.session_state.get("prompt", "")
 
 left, right = st.columns([1, 1], gap="large")
 with left:
-    strategy = st.radio("Strategy", list(STRATEGIES), format_func=STRATEGIES.get, horizontal=True)
+    strategy = st.radio(_("Strategy"), list(STRATEGIES), format_func=labelled(STRATEGIES, lambda s: _(STRATEGIES[s])), horizontal=True)
     settings = SamplingSettings()
     beams = 3
     if strategy == "sample":
         settings = SamplingSettings(
-            temperature=st.slider("Temperature", 0.1, 2.0, 0.8, 0.05),
-            top_k=st.slider("Top-k (0 = off)", 0, 100, 40),
-            top_p=st.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05),
+            temperature=st.slider(_("Temperature"), 0.1, 2.0, 0.8, 0.05),
+            top_k=st.slider(_("Top-k (0 = off)"), 0, 100, 40),
+            top_p=st.slider(_("Top-p (1 = off)"), 0.05, 1.0, 1.0, 0.05),
         )
-        seed = st.number_input("Seed", 0, 10_000, 42, help="The same seed gives the same text, for the whole class.")
+        seed = st.number_input(_("Seed"), 0, 10_000, 42, help=_("The same seed gives the same text, for the whole class."))
     else:
         seed = 0
     if strategy == "beam":
-        beams = st.slider("Beams", 2, 8, 3, help="How many partial sentences are kept at every step.")
-    count = st.number_input("Steps per run", 1, MAX_STEPS, 10)
+        beams = st.slider(_("Beams"), 2, 8, 3, help=_("How many partial sentences are kept at every step."))
+    count = st.number_input(_("Steps per run"), 1, MAX_STEPS, 10)
     step_column, run_column, reset_column = st.columns([1, 1.4, 1])
-    step_column.button("Step", on_click=_add_steps, args=(1,), type="primary", width="stretch")
-    run_column.button(f"Run {count} steps", on_click=_add_steps, args=(int(count),), width="stretch")
-    reset_column.button("Reset", on_click=_reset, width="stretch")
+    step_column.button(_("Step"), on_click=_add_steps, args=(1,), type="primary", width="stretch")
+    run_column.button(_("Run {n} steps").format(n=count), on_click=_add_steps, args=(int(count),), width="stretch")
+    reset_column.button(_("Reset"), on_click=_reset, width="stretch")
 with right:
-    st.markdown(
+    st.markdown(_(
         "At every step the model reads the whole text so far and gives a probability to every token of its "
         "vocabulary. **Greedy** takes the most likely one, **sampling** draws one at random from the reshaped "
         "distribution, and **beam search** keeps the few most likely *sentences* and extends each. "
         "Everything here runs through `model.generate`."
-    )
+    ))
 
 steps = st.session_state.get("generation_steps", 0)
 if steps == 0:
-    st.info("Press **Step** to generate the first token, or **Run** for several.", icon=":material/play_arrow:")
+    st.info(_("Press **Step** to generate the first token, or **Run** for several."), icon=":material/play_arrow:")
     st.stop()
 if model.spec.kind != "causal":
-    st.info(f"{literal(model.spec.name)} is a masked model; generation needs a causal (GPT) model.", icon=":material/info:")
+    st.info(_("{model} is a masked model; generation needs a causal (GPT) model.").format(model=literal(model.spec.name)),
+            icon=":material/info:")
     st.stop()
 try:
     result = cached_generation(model.spec.name, prompt, steps, strategy, settings, int(seed), beams)
@@ -78,13 +80,14 @@ except ValueError as problem:
     st.info(str(problem), icon=":material/info:")
     st.stop()
 if result.prompt_truncated:
-    st.warning(f"The prompt was cut to its last {len(result.prompt_ids)} tokens to leave room for {steps} new ones.")
+    st.warning(_("The prompt was cut to its last {n} tokens to leave room for {steps} new ones.").format(
+        n=len(result.prompt_ids), steps=steps))
 
-st.subheader("The text so far")
+st.subheader(_("The text so far"))
 with st.container(border=True):  # the prompt and the model's words are shown as text, never as Markdown
     st.html(f"<div style='white-space:pre-wrap;font-size:1.05rem;line-height:1.6'>{html.escape(prompt.strip()[-400:])} "
             f"<b style='color:#c62828'>{html.escape(result.text)}</b></div>")
-st.caption(f"{steps} generated tokens in red. Strategy: {STRATEGIES[strategy]}.")
+st.caption(_("{n} generated tokens in red. Strategy: {strategy}.").format(n=steps, strategy=_(STRATEGIES[strategy])))
 
 table = pd.DataFrame(
     {
@@ -102,12 +105,15 @@ chart(
     "generated_token_probabilities",
 )
 
-st.subheader("One step up close")
-chosen_step = st.slider("Step", 1, len(result.steps), len(result.steps)) if len(result.steps) > 1 else 1
+st.subheader(_("One step up close"))
+chosen_step = st.slider(_("Step"), 1, len(result.steps), len(result.steps)) if len(result.steps) > 1 else 1
 step = result.steps[chosen_step - 1]
 picked_rank = step.top_ids.index(step.chosen_id) if step.chosen_id in step.top_ids else -1
-note = "" if picked_rank >= 0 else f" (the picked token, {literal(step.chosen_token)}, is outside the top {len(step.top_ids)})"
-st.caption(f"The distribution step {chosen_step} was drawn from; the picked token is red{note}.")
+st.caption(
+    _("The distribution step {step} was drawn from; the picked token is red.").format(step=chosen_step) if picked_rank >= 0
+    else _("The distribution step {step} was drawn from; the picked token is red (the picked token, {token}, is outside "
+           "the top {n}).").format(step=chosen_step, token=literal(step.chosen_token), n=len(step.top_ids))
+)
 chart(
     plots.generation_step_bars(step.top_tokens, step.top_probabilities, picked_rank),
     pd.DataFrame({"rank": range(1, len(step.top_ids) + 1), "id": step.top_ids, "token": step.top_tokens,
@@ -115,14 +121,16 @@ chart(
     f"generation_step_{chosen_step}",
 )
 
-st.subheader("Where the new tokens look")
-st.caption("Each row is a generated token; its colours show how much it attends to every earlier token "
-           "(mean over the layer's heads). BertViz can't show tokens that are generated; this can.")
-layer = st.selectbox("Layer", range(model.model.config.num_hidden_layers), format_func=lambda i: f"layer {i}")
+st.subheader(_("Where the new tokens look"))
+st.caption(_("Each row is a generated token; its colours show how much it attends to every earlier token "
+             "(mean over the layer's heads). BertViz can't show tokens that are generated; this can."))
+layers = range(model.model.config.num_hidden_layers)
+layer = st.selectbox(_("Layer"), layers, format_func=labelled(layers, lambda i: _("layer {i}").format(i=i)))
 weights = cached_attention(model.spec.name, tuple(result.all_ids), len(result.prompt_ids))[layer]  # (G, P+G)
 labels = [token_label(model.tokenizer, i) for i in result.all_ids]
 chart(
-    plots.attention_rows(weights, labels[len(result.prompt_ids):], labels, f"Layer {layer}, mean over heads"),
+    plots.attention_rows(weights, labels[len(result.prompt_ids):], labels,
+                         _("Layer {layer}, mean over heads").format(layer=layer)),
     pd.DataFrame(weights, index=labels[len(result.prompt_ids):], columns=labels).reset_index(names="generated token"),
     f"generated_attention_layer{layer}",
 )

@@ -2,69 +2,72 @@
 
 import streamlit as st
 
+from explainer.i18n import N_, _
 from pages.shared import active_model, page_header
 
-page_header("Inside a language model", "What does a language model do with the text you type?")
-st.markdown(
+page_header(_("Inside a language model"), _("What does a language model do with the text you type?"))
+st.markdown(_(
     "Type any text in the sidebar. Every page shows what a real model, running here on this computer, "
     "does with **your** text, and every number comes from that model."
-)
+))
 
-STAGES = [  # (stage, what happens, page or None)
-    ("Text", "the characters you typed", None),
-    ("Tokens", "the text cut into pieces from a fixed vocabulary, each with an id", "pages/tokenization.py"),
-    ("Embeddings", "each id looked up as a vector, plus a vector for its position", "pages/embeddings.py"),
-    ("Attention blocks", "N × (masked self-attention → MLP): each token gathers information from earlier ones", "pages/attention.py"),
-    ("Logits", "the final norm and output layer score every token of the vocabulary", "pages/next_token.py"),
-    ("Softmax → next token", "scores become probabilities; one token is picked", "pages/next_token.py"),
-    ("Loss", "−log p of the token that really came next; its mean is the loss, exp of it the perplexity", "pages/loss.py"),
+STAGES = [  # (stage, what happens, page or None), translated where shown
+    (N_("Text"), N_("the characters you typed"), None),
+    (N_("Tokens"), N_("the text cut into pieces from a fixed vocabulary, each with an id"), "pages/tokenization.py"),
+    (N_("Embeddings"), N_("each id looked up as a vector, plus a vector for its position"), "pages/embeddings.py"),
+    (N_("Attention blocks"), N_("N × (masked self-attention → MLP): each token gathers information from earlier ones"),
+     "pages/attention.py"),
+    (N_("Logits"), N_("the final norm and output layer score every token of the vocabulary"), "pages/next_token.py"),
+    (N_("Softmax → next token"), N_("scores become probabilities; one token is picked"), "pages/next_token.py"),
+    (N_("Loss"), N_("−log p of the token that really came next; its mean is the loss, exp of it the perplexity"),
+     "pages/loss.py"),
 ]
 
 PIPELINE = "digraph {{ rankdir=LR; bgcolor=transparent; node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef7\", color=\"#4c78a8\", fontname=sans]; {} }}"
-st.graphviz_chart(PIPELINE.format(" -> ".join(f'"{i + 1}. {stage}"' for i, (stage, _, _) in enumerate(STAGES))))
+st.graphviz_chart(PIPELINE.format(" -> ".join(f'"{i + 1}. {_(stage)}"' for i, (stage, *__) in enumerate(STAGES))))
 CARDS_PER_ROW = 4
 for first in range(0, len(STAGES), CARDS_PER_ROW):
     for number, column, (stage, explanation, page) in zip(
         range(first + 1, len(STAGES) + 1), st.columns(CARDS_PER_ROW), STAGES[first:first + CARDS_PER_ROW]
     ):
         with column.container(border=True, height="stretch"):
-            st.markdown(f"**{number}. {stage}**")
-            st.caption(explanation)
+            st.markdown(f"**{number}. {_(stage)}**")
+            st.caption(_(explanation))
             if page:
-                st.page_link(page, label="Open", icon=":material/arrow_forward:")
+                st.page_link(page, label=_("Open"), icon=":material/arrow_forward:")
 
-st.subheader("Go deeper")
-DEEPER = [  # (page, what it answers)
-    ("pages/attention_steps.py", "Attention, step by step", "every number of one head, from q·k to the output"),
-    ("pages/logit_lens.py", "Logit lens", "what the model would predict if it stopped after each layer"),
-    ("pages/generation.py", "Generation", "greedy, sampling and beam search, one token at a time"),
-    ("pages/gpt_vs_bert.py", "GPT vs BERT", "masked (causal) against bidirectional attention, and fill-in-the-blank"),
+st.subheader(_("Go deeper"))
+DEEPER = [  # (page, title, what it answers)
+    ("pages/attention_steps.py", N_("Attention, step by step"), N_("every number of one head, from q·k to the output")),
+    ("pages/logit_lens.py", N_("Logit lens"), N_("what the model would predict if it stopped after each layer")),
+    ("pages/generation.py", N_("Generation"), N_("greedy, sampling and beam search, one token at a time")),
+    ("pages/gpt_vs_bert.py", N_("GPT vs BERT"), N_("masked (causal) against bidirectional attention, and fill-in-the-blank")),
 ]
 LEARNING = [
-    ("pages/pretraining.py", "Pretraining, live", "train a GPT from nothing and watch gibberish turn into words"),
-    ("pages/scaling_law.py", "The scaling law", "how the loss falls as the model grows, measured and fitted"),
-    ("pages/fine_tuning.py", "Fine-tuning", "what pretraining buys when a new task has few examples"),
+    ("pages/pretraining.py", N_("Pretraining, live"), N_("train a GPT from nothing and watch gibberish turn into words")),
+    ("pages/scaling_law.py", N_("The scaling law"), N_("how the loss falls as the model grows, measured and fitted")),
+    ("pages/fine_tuning.py", N_("Fine-tuning"), N_("what pretraining buys when a new task has few examples")),
 ]
 
 
 def page_cards(cards: list[tuple[str, str, str]]) -> None:
     for column, (page, title, question) in zip(st.columns(len(cards)), cards):
         with column.container(border=True):
-            st.page_link(page, label=title, icon=":material/arrow_forward:")
-            st.caption(question)
+            st.page_link(page, label=_(title), icon=":material/arrow_forward:")
+            st.caption(_(question))
 
 
 page_cards(DEEPER)
-st.subheader("Watch a model learn")
+st.subheader(_("Watch a model learn"))
 page_cards(LEARNING)
 
 model = active_model()
 config = model.model.config
 parameters = sum(p.numel() for p in model.model.parameters())
-st.subheader("The model you are looking at")
+st.subheader(_("The model you are looking at"))
 left, middle, right, last = st.columns([2, 1, 1, 1])
-left.metric("Model", model.spec.name)
-middle.metric("Parameters", f"{parameters / 1e6:.1f} M")
-right.metric("Context (tokens)", f"{model.context_length:,}")
-last.metric("Vocabulary (tokens)", f"{len(model.tokenizer):,}")
-st.caption(model.spec.description)
+left.metric(_("Model"), model.spec.name)
+middle.metric(_("Parameters"), f"{parameters / 1e6:.1f} M")
+right.metric(_("Context (tokens)"), f"{model.context_length:,}")
+last.metric(_("Vocabulary (tokens)"), f"{len(model.tokenizer):,}")
+st.caption(_(model.spec.description))

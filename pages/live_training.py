@@ -15,6 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
+from explainer.i18n import _, set_language
 from explainer.training_jobs import JobBoard, ServerBusy, TrainingJob
 from pages.untrusted import literal
 
@@ -69,20 +70,24 @@ def live_panel(job: TrainingJob, draw: Callable[[object], None]) -> None:
 
     @st.fragment(run_every=REFRESH_SECONDS if was_running else None)
     def panel() -> None:
+        set_language(st.session_state.get("lang"))  # a fragment's rerun does not run app.py
         job.heartbeat()
+        title = _(job.run.title)
         if job.running:
             status, stop = st.columns([5, 1], vertical_alignment="bottom")
-            status.progress(job.fraction_done, text=f"Training **{job.run.title}** · {_minutes(job.elapsed)} elapsed · "
-                                                    f"about {_minutes(job.seconds_left)} left · step {job.step:,}")
-            stop.button("Stop", icon=":material/stop:", on_click=job.stop, key="stop_training", width="stretch")
+            status.progress(job.fraction_done, text=_(
+                "Training **{title}** · {elapsed} elapsed · about {left} left · step {step:,}").format(
+                title=title, elapsed=_minutes(job.elapsed), left=_minutes(job.seconds_left), step=job.step))
+            stop.button(_("Stop"), icon=":material/stop:", on_click=job.stop, key="stop_training", width="stretch")
         elif job.state == "finished":
-            st.success(f"**{job.run.title}** finished in {_minutes(job.elapsed)} ({job.step:,} steps).",
-                       icon=":material/check_circle:")
+            st.success(_("**{title}** finished in {elapsed} ({steps:,} steps).").format(
+                title=title, elapsed=_minutes(job.elapsed), steps=job.step), icon=":material/check_circle:")
         elif job.state == "stopped":
-            st.info(f"**{job.run.title}** stopped after {_minutes(job.elapsed)} ({job.step:,} steps) because "
-                    f"{job.stop_reason}.", icon=":material/stop_circle:")
+            st.info(_("**{title}** stopped after {elapsed} ({steps:,} steps) because {reason}.").format(
+                title=title, elapsed=_minutes(job.elapsed), steps=job.step, reason=job.stop_reason_shown),
+                icon=":material/stop_circle:")
         else:
-            st.error(f"**{job.run.title}** failed: {literal(job.error)}", icon=":material/error:")
+            st.error(_("**{title}** failed: {error}").format(title=title, error=literal(job.error)), icon=":material/error:")
         draw(job.run)
         if was_running and not job.running:
             st.rerun()  # redraw the page once, without the one-second refresh
@@ -98,11 +103,12 @@ def sidebar_heartbeat() -> None:
 
     @st.fragment(run_every=2.0)
     def beat() -> None:
+        set_language(st.session_state.get("lang"))  # a fragment's rerun does not run app.py
         job.heartbeat()
         if job.running:
-            st.progress(job.fraction_done, text=f"Training: {job.run.title}")
+            st.progress(job.fraction_done, text=_("Training: {title}").format(title=_(job.run.title)))
         else:
-            st.caption(f"Training ended: {job.run.title}")
+            st.caption(_("Training ended: {title}").format(title=_(job.run.title)))
 
     with st.sidebar:
         beat()

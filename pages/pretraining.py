@@ -6,6 +6,7 @@ import math
 import streamlit as st
 
 from explainer import plots
+from explainer.i18n import N_, _, labelled
 from explainer.kept_models import MAX_KEPT, MAX_KEPT_PER_OWNER
 from explainer.pretraining import MAX_CORPUS_BYTES, MAX_CORPUS_CHARACTERS, MODEL_SIZES, PretrainingRun, split_token_ids
 from explainer.training import evaluation_table
@@ -13,8 +14,9 @@ from pages.live_training import MAX_TRAINING_SECONDS, live_panel, my_job, sessio
 from pages.pretraining_data import austen_ids, embedded_tokenizer
 from pages.shared import chart, kept_models, literal, page_header, use_model
 
-AUSTEN = "Jane Austen's six novels (built in, 930k tokens)"
-OWN_TEXT = "Your own text (paste or upload)"
+AUSTEN = N_("Jane Austen's six novels (built in, 930k tokens)")  # the corpus radio's values, shown with _()
+OWN_TEXT = N_("Your own text (paste or upload)")
+SAMPLE_PROMPT = "It is a truth"  # the models train on Austen's English, so the prompt stays English in every language
 MAX_UPLOAD_MB = math.ceil(MAX_CORPUS_BYTES / 2**20)  # 15: Streamlit refuses larger files before they reach the server
 
 def uploaded_text(upload) -> str:
@@ -23,8 +25,9 @@ def uploaded_text(upload) -> str:
     A file above the corpus limit is turned away before it is decoded (the text box then stays the corpus).
     """
     if upload.size > MAX_CORPUS_BYTES:
-        st.warning(f"That file is {upload.size / 2**20:.1f} MB; a corpus may be at most "
-                   f"{MAX_CORPUS_CHARACTERS:,} characters ({MAX_CORPUS_BYTES / 2**20:.0f} MB).", icon=":material/block:")
+        st.warning(_("That file is {size:.1f} MB; a corpus may be at most {characters:,} characters ({limit:.0f} MB).")
+                   .format(size=upload.size / 2**20, characters=MAX_CORPUS_CHARACTERS, limit=MAX_CORPUS_BYTES / 2**20),
+                   icon=":material/block:")
         return ""
     decoded = st.session_state.get("uploaded_text")
     if decoded is None or decoded[0] != upload.file_id:
@@ -33,51 +36,50 @@ def uploaded_text(upload) -> str:
     return decoded[1]
 
 
-page_header("Pretraining, live", "How does a language model learn? Train one from nothing and watch.")
+page_header(_("Pretraining, live"), _("How does a language model learn? Train one from nothing and watch."))
 
 
 settings, loop = st.columns([3, 2], gap="large")
 with settings:
-    corpus = st.radio("Corpus", [AUSTEN, OWN_TEXT], horizontal=True)
+    corpus = st.radio(_("Corpus"), [AUSTEN, OWN_TEXT], format_func=labelled([AUSTEN, OWN_TEXT], _), horizontal=True)
     if corpus == OWN_TEXT:
-        upload = st.file_uploader("Upload a .txt file", type=["txt"], max_upload_size=MAX_UPLOAD_MB)
-        pasted = st.text_area("…or paste text (at least a page; a few thousand words learn best)", height=120)
+        upload = st.file_uploader(_("Upload a .txt file"), type=["txt"], max_upload_size=MAX_UPLOAD_MB)
+        pasted = st.text_area(_("…or paste text (at least a page; a few thousand words learn best)"), height=120)
         own_text = uploaded_text(upload) if upload else pasted
-    size = st.radio("Model size", MODEL_SIZES, format_func=lambda s: s.name, index=1, horizontal=True)
-    st.caption(f"**{size.name}**: {size.describe(4096)}, reading {size.context} tokens at a time. "
-               f"Peak learning rate {size.learning_rate:g}.")
-    seconds = st.slider("Training time (seconds)", 20, int(MAX_TRAINING_SECONDS), min(120, int(MAX_TRAINING_SECONDS)), 10)
-    prompt = st.text_input("Sample prompt", "It is a truth", max_chars=80,
-                           help="Every 100 steps the model continues this prompt, so you can read its progress.")
+    size = st.radio(_("Model size"), MODEL_SIZES, format_func=labelled(MODEL_SIZES, lambda s: _(s.name)), index=1, horizontal=True)
+    st.caption(_("**{size}**: {description}, reading {context} tokens at a time. Peak learning rate {rate:g}.").format(
+        size=_(size.name), description=size.describe(4096), context=size.context, rate=size.learning_rate))
+    seconds = st.slider(_("Training time (seconds)"), 20, int(MAX_TRAINING_SECONDS), min(120, int(MAX_TRAINING_SECONDS)), 10)
+    prompt = st.text_input(_("Sample prompt"), SAMPLE_PROMPT, max_chars=80,
+                           help=_("Every 100 steps the model continues this prompt, so you can read its progress."))
 
 
 def make_run() -> PretrainingRun:
     tokenizer = embedded_tokenizer()
     if corpus == AUSTEN:
-        train_ids, val_ids, name = *austen_ids(), "Austen"
+        train_ids, val_ids, name = *austen_ids(), N_("Austen")
     else:
         train_ids, val_ids = split_token_ids(tokenizer, own_text)
-        name = "your text"
+        name = N_("your text")
     return PretrainingRun(size, name, train_ids, val_ids, tokenizer, prompt=prompt.strip() or "The")
 
 
 with settings:
-    train_button("Train", make_run, seconds)
+    train_button(_("Train"), make_run, seconds)
 
 with loop:
-    st.markdown("**The training loop** (one step)")
-    st.code(
+    st.markdown(_("**The training loop** (one step)"))
+    st.code(_(
         "batch = random windows of the corpus    # (16, 64) token ids\n"
         "logits = model(batch)                    # forward: (16, 64, 4096)\n"
         "loss = cross_entropy(logits, next_ids)   # how surprised it was\n"
         "loss.backward()                          # backpropagation: gradients\n"
-        "optimizer.step()                         # AdamW nudges every weight",
-        language="python",
-    )
+        "optimizer.step()                         # AdamW nudges every weight"
+    ), language="python")
     st.latex(r"\mathcal{L} = -\frac{1}{N}\sum_{t} \log p_\theta(x_t \mid x_{<t})")
-    st.caption("The loss is the average surprise, in nats, at each real next token. A model that knows nothing "
-               "spreads its bet over all 4,096 tokens: loss ln 4096 ≈ 8.3, perplexity 4,096. Validation loss is "
-               "measured on text the model never trains on, so it shows learning, not memorising.")
+    st.caption(_("The loss is the average surprise, in nats, at each real next token. A model that knows nothing "
+                 "spreads its bet over all 4,096 tokens: loss ln 4096 ≈ 8.3, perplexity 4,096. Validation loss is "
+                 "measured on text the model never trains on, so it shows learning, not memorising."))
 
 
 def samples_html(run: PretrainingRun) -> str:
@@ -85,8 +87,10 @@ def samples_html(run: PretrainingRun) -> str:
     rows = []
     for sample in reversed(run.samples):
         rows.append(
-            f"<div style='margin:0 0 .4rem 0'><span style='color:#888;font-size:.85em'>step {sample.step:,} · "
-            f"{sample.tokens_seen:,} tokens · {sample.seconds:.0f} s</span><br>"
+            "<div style='margin:0 0 .4rem 0'><span style='color:#888;font-size:.85em'>"
+            + html.escape(_("step {step:,} · {tokens:,} tokens · {seconds:.0f} s").format(
+                step=sample.step, tokens=sample.tokens_seen, seconds=sample.seconds))
+            + "</span><br>"
             f"<b>{html.escape(run.prompt)}</b>{html.escape(sample.text)}</div>"
         )
     return "<div style='font-family:Georgia,serif;max-height:420px;overflow-y:auto'>" + "".join(rows) + "</div>"
@@ -97,22 +101,22 @@ def draw(run: PretrainingRun) -> None:
     if len(table):
         last = table.iloc[-1]
         metrics = st.columns(4)
-        metrics[0].metric("Validation loss", f"{last.val_loss:.3f} nats")
-        metrics[1].metric("Perplexity", f"{last.val_perplexity:,.1f}")
-        metrics[2].metric("Tokens seen", f"{int(last.tokens_seen):,}")
-        metrics[3].metric("Speed", f"{run.tokens_per_second:,.0f} tokens/s")
+        metrics[0].metric(_("Validation loss"), _("{loss:.3f} nats").format(loss=last.val_loss))
+        metrics[1].metric(_("Perplexity"), f"{last.val_perplexity:,.1f}")
+        metrics[2].metric(_("Tokens seen"), f"{int(last.tokens_seen):,}")
+        metrics[3].metric(_("Speed"), _("{n:,.0f} tokens/s").format(n=run.tokens_per_second))
     curve, samples = st.columns([3, 2], gap="large")
     with curve:
-        st.markdown("**Loss while training**")
+        st.markdown(_("**Loss while training**"))
         chart(plots.training_curves(table), table, "pretraining_loss")
     with samples:
-        st.markdown(f"**Samples** from {literal(run.prompt)}, newest first")
+        st.markdown(_("**Samples** from {prompt}, newest first").format(prompt=literal(run.prompt)))
         st.html(samples_html(run))
 
 
 job = my_job(PretrainingRun)
 if job is None:
-    st.info("Pick a corpus and a size, then press **Train**. The Small model writes words within about a minute.",
+    st.info(_("Pick a corpus and a size, then press **Train**. The Small model writes words within about a minute."),
             icon=":material/school:")
     st.stop()
 
@@ -123,9 +127,10 @@ if not job.running and run.model is not None and run.evaluations:
         last = run.evaluations[-1]
         record = {"corpus": run.corpus_name, "size": run.size.name, "steps": job.step,
                   "tokens_seen": last.tokens_seen, "validation_loss": round(last.val_loss, 4)}
-        run.kept_as = kept_models().keep(session_owner(), f"{run.title}, {job.step:,} steps", run.tokenizer,
-                                         run.model, record).spec.name
-    st.button("Explore it on the other pages", icon=":material/open_in_new:", on_click=use_model, args=(run.kept_as,))
-    st.caption(f"It is now in your sidebar's Model list, as {literal(run.kept_as)}. Only you see it there; to share "
-               f"it, send the page's link while it is chosen. The server keeps the last {MAX_KEPT} trained models "
-               f"({MAX_KEPT_PER_OWNER} per learner), also after a restart.")
+        title = f"{run.size.name} model on {run.corpus_name}, {job.step:,} steps"  # a model's name: English, like the others
+        run.kept_as = kept_models().keep(session_owner(), title, run.tokenizer, run.model, record).spec.name
+    st.button(_("Explore it on the other pages"), icon=":material/open_in_new:", on_click=use_model, args=(run.kept_as,))
+    st.caption(_("It is now in your sidebar's Model list, as {model}. Only you see it there; to share it, send the "
+                 "page's link while it is chosen. The server keeps the last {total} trained models ({per_learner} per "
+                 "learner), also after a restart.").format(model=literal(run.kept_as), total=MAX_KEPT,
+                                                            per_learner=MAX_KEPT_PER_OWNER))

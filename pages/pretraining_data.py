@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explainer.corpus import shipped_prose
+from explainer.i18n import N_, lazy
 from explainer.models import EMBEDDED_GPT
 from explainer.pretraining import join_token_ids
 from pages.shared import cached_model
@@ -13,7 +14,7 @@ def embedded_tokenizer():
     return cached_model(EMBEDDED_GPT).tokenizer
 
 
-@st.cache_resource(show_spinner="Reading Austen's novels into tokens…")
+@st.cache_resource(show_spinner=lazy(N_("Reading Austen's novels into tokens…")))
 def austen_ids():
     """(train ids (N,), validation ids (M,)) of the shipped novels, with the embedded tokenizer."""
     train_texts, val_texts = shipped_prose()

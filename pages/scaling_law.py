@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from explainer import plots
+from explainer.i18n import N_, _, labelled
 from explainer.scaling import (
     MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, curves_table, fit_power_law, fitted_line, load_sweep, points_table,
 )
@@ -13,12 +14,12 @@ from pages.shared import chart, page_header
 
 MINI_SWEEP_TOKENS = 400_000  # 60,000 left every size on the same plateau (loss 6.5): no law to fit; 400,000 takes ~45 s
 KAPLAN_ALPHA = 0.076  # α_N of Kaplan et al. 2020
-PARAMETER_AXES = {
-    "non_embedding_parameters": "non-embedding parameters N (as Kaplan et al.)",
-    "parameters": "all parameters (with the 4,096 × d token embedding)",
+PARAMETER_AXES = {  # shown with _()
+    "non_embedding_parameters": N_("non-embedding parameters N (as Kaplan et al.)"),
+    "parameters": N_("all parameters (with the 4,096 × d token embedding)"),
 }
 
-page_header("The scaling law", "Why do bigger models reach a lower loss, and by how much?")
+page_header(_("The scaling law"), _("Why do bigger models reach a lower loss, and by how much?"))
 
 
 @st.cache_data
@@ -29,7 +30,7 @@ def committed_sweep():
 def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
     """The log-log plot of final loss against size, the fitted law and its constants; return the law."""
     if len(points) < 3:
-        st.caption("The fit appears once three sizes have finished.")
+        st.caption(_("The fit appears once three sizes have finished."))
         return None
     try:
         law = fit_power_law(points[x_column], points["final_loss"])
@@ -40,38 +41,39 @@ def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
     n_c = f"{law.x_c:.3g}" if 1e-2 <= law.x_c < 1e4 else rf"{mantissa} \times 10^{{{int(exponent)}}}"
     st.latex(rf"L(N) = \left({n_c} \,/\, N\right)^{{{law.alpha:.3f}}} + {law.l_inf:.3f}")
     constants = st.columns(3)
-    constants[0].metric("α (how fast loss falls)", f"{law.alpha:.3f}")
+    constants[0].metric(_("α (how fast loss falls)"), f"{law.alpha:.3f}")
     constants[1].metric("N_c", f"{law.x_c:.3g}")
-    constants[2].metric("L∞ (floor, nats)", f"{law.l_inf:.3f}")
+    constants[2].metric(_("L∞ (floor, nats)"), f"{law.l_inf:.3f}")
     line = fitted_line(law, points[x_column].min() / 2, points[x_column].max() * 2)
-    chart(plots.scaling_plot(points, x_column, PARAMETER_AXES[x_column], line), points, name)
+    chart(plots.scaling_plot(points, x_column, _(PARAMETER_AXES[x_column]), line), points, name)
     if law.l_inf == 0:
-        st.caption("L∞ came out at 0, the lowest value the fit allows: over these sizes the loss has not begun to "
-                   "level off, so these points cannot show a floor. The fit is then a pure power law, Kaplan's form.")
+        st.caption(_("L∞ came out at 0, the lowest value the fit allows: over these sizes the loss has not begun to "
+                     "level off, so these points cannot show a floor. The fit is then a pure power law, Kaplan's form."))
     return law
 
 
-record, points, _ = committed_sweep()
+record, points, __ = committed_sweep()
 table = points_table(points)
-st.markdown(
-    f"**The measurement.** {len(points)} GPTs, from {table.non_embedding_parameters.min():,} to "
-    f"{table.non_embedding_parameters.max():,} non-embedding parameters, each trained on the same "
-    f"{record['token_budget']:,} tokens of Austen (context {record['context']}, batch {record['batch_size']}, "
-    f"seed {record['seed']}) and scored on the whole held-out text. Run by `{record['command']}` in "
-    f"{record['minutes']} minutes on {record['machine']}."
-)
-x_column = st.radio("Count as the size", list(PARAMETER_AXES), format_func=PARAMETER_AXES.get, horizontal=True)
+st.markdown(_(
+    "**The measurement.** {n} GPTs, from {smallest:,} to {largest:,} non-embedding parameters, each trained on the "
+    "same {budget:,} tokens of Austen (context {context}, batch {batch}, seed {seed}) and scored on the whole "
+    "held-out text. Run by `{command}` in {minutes} minutes on `{machine}`."
+).format(n=len(points), smallest=table.non_embedding_parameters.min(), largest=table.non_embedding_parameters.max(),
+         budget=record["token_budget"], context=record["context"], batch=record["batch_size"], seed=record["seed"],
+         command=record["command"], minutes=record["minutes"], machine=record["machine"]))
+x_column = st.radio(_("Count as the size"), list(PARAMETER_AXES), format_func=labelled(PARAMETER_AXES, lambda c: _(PARAMETER_AXES[c])),
+                    horizontal=True)
 law = law_view(table, x_column, "scaling_law")
 
-st.subheader("Loss against training tokens")
-st.caption("The same runs while they trained: every size falls along its own curve, and bigger models sit lower "
-           "for the same tokens. The wiggles they share come from the data: every size sees the same windows in "
-           "the same order.")
+st.subheader(_("Loss against training tokens"))
+st.caption(_("The same runs while they trained: every size falls along its own curve, and bigger models sit lower "
+             "for the same tokens. The wiggles they share come from the data: every size sees the same windows in "
+             "the same order."))
 curves = curves_table(points)
 chart(plots.loss_against_tokens(curves), curves, "loss_against_tokens")
 
-st.subheader("How this mirrors the published scaling laws, and how it differs")
-st.markdown(
+st.subheader(_("How this mirrors the published scaling laws, and how it differs"))
+st.markdown(_(
     """
 - **Kaplan et al. 2020** (*Scaling Laws for Neural Language Models*) trained models from 768 to 1.5 billion
   non-embedding parameters and found the loss falls as a power law in N, L(N) = (N_c/N)^α_N, with α_N ≈ 0.076,
@@ -85,37 +87,44 @@ st.markdown(
   one small corpus (Austen, under a million tokens), one seed per size, minutes on a CPU.
   The exponent measured here describes this tiny regime; it is not a prediction about GPT-sized models.
 """
-)
+))
 if law is not None:
-    st.markdown(
-        f"**What this sweep found.** α = {law.alpha:.3f}, about {law.alpha / KAPLAN_ALPHA:.0%} of Kaplan's "
-        f"{KAPLAN_ALPHA}: growing N {table[x_column].max() / table[x_column].min():,.0f}-fold lowered the loss only "
-        f"from {table.final_loss.max():.2f} to {table.final_loss.min():.2f} nats. A likely reason is that even the "
-        "smallest models learn much of what these tokens teach (which words are common, which follow which) in "
-        "their token embeddings, which N does not count. The points also bend *down* at the large end rather "
+    st.markdown(_(
+        "**What this sweep found.** α = {alpha:.3f}, about {share:.0%} of Kaplan's {kaplan}: growing N "
+        "{growth:,.0f}-fold lowered the loss only from {highest:.2f} to {lowest:.2f} nats. A likely reason is that "
+        "even the smallest models learn much of what these tokens teach (which words are common, which follow which) "
+        "in their token embeddings, which N does not count. The points also bend *down* at the large end rather "
         "than flattening, so the floor L∞ stays out of reach here."
-    )
+    ).format(alpha=law.alpha, share=law.alpha / KAPLAN_ALPHA, kaplan=KAPLAN_ALPHA,
+             growth=table[x_column].max() / table[x_column].min(), highest=table.final_loss.max(),
+             lowest=table.final_loss.min()))
 
-st.subheader("Run a mini sweep now")
-st.caption(f"{len(MINI_SWEEP_SIZES)} tiny models ({', '.join(s.name for s in MINI_SWEEP_SIZES)}), "
-           f"{MINI_SWEEP_TOKENS:,} tokens each, about a minute on 2 CPU cores. A short sweep is noisy: "
-           "one size may land out of line, which is why the committed sweep above uses 2M tokens.")
+st.subheader(_("Run a mini sweep now"))
+st.caption(_("{n} tiny models ({names}), {tokens:,} tokens each, about a minute on 2 CPU cores. A short sweep is "
+             "noisy: one size may land out of line, which is why the committed sweep above uses 2M tokens.").format(
+    n=len(MINI_SWEEP_SIZES), names=", ".join(s.name for s in MINI_SWEEP_SIZES), tokens=MINI_SWEEP_TOKENS))
 
 
 def make_sweep() -> ScalingSweepRun:
     return ScalingSweepRun(MINI_SWEEP_SIZES, MINI_SWEEP_TOKENS, *austen_ids(), embedded_tokenizer(),
-                           title="a mini scaling sweep")
+                           title=N_("a mini scaling sweep"))
 
 
-train_button("Run the mini sweep", make_sweep, max_seconds=240)
+train_button(_("Run the mini sweep"), make_sweep, max_seconds=240)
 
 
 def draw(run: ScalingSweepRun) -> None:
     finished = points_table(list(run.points))
-    st.caption(f"{len(finished)} of {len(run.sizes)} sizes finished.")
+    st.caption(_("{done} of {n} sizes finished.").format(done=len(finished), n=len(run.sizes)))
     if len(finished):
         shown = finished[["name", "non_embedding_parameters", "tokens", "final_loss", "seconds"]]
-        st.dataframe(shown.round({"final_loss": 3, "seconds": 1}), hide_index=True)
+        st.dataframe(shown.round({"final_loss": 3, "seconds": 1}), hide_index=True, column_config={
+            "name": _("model (layers×heads×dims)"),
+            "non_embedding_parameters": st.column_config.NumberColumn(_("non-embedding parameters")),
+            "tokens": st.column_config.NumberColumn(_("training tokens")),
+            "final_loss": st.column_config.NumberColumn(_("final loss (nats)")),
+            "seconds": st.column_config.NumberColumn(_("seconds")),
+        })
     law_view(finished, "non_embedding_parameters", "mini_sweep")
 
 

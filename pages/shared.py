@@ -17,6 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from explainer.analysis import Analysis, analyze
 from explainer.analysis_cache import AnalysisCache
+from explainer.i18n import LANGUAGES, N_, _, choose_language, labelled, lazy, set_language
 from explainer.kept_models import KeptModels, data_dir, is_kept_name
 from explainer.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model
 from explainer.plots import PLOTLY_CONFIG
@@ -24,15 +25,27 @@ from explainer.tokenization import MAX_TEXT_CHARACTERS
 from pages.live_training import session_owner, sidebar_heartbeat
 from pages.untrusted import literal
 
-EXAMPLE_PROMPTS = (
-    "The cat is on the",
-    "Once upon a time",
-    "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a",
-    "Emma Woodhouse, handsome, clever, and rich,",
-    "She was the [MASK] of the family.",
-    "大语言模型是如何工作的？",
-)
-OTHER_MODEL = "Other Hugging Face model…"
+EXAMPLE_PROMPTS = {  # the sidebar's examples in each language; the first is a new session's text
+    "en": (
+        "The cat is on the",
+        "Once upon a time",
+        "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a",
+        "Emma Woodhouse, handsome, clever, and rich,",
+        "She was the [MASK] of the family.",
+        "大语言模型是如何工作的？",
+    ),
+    "zh": (
+        "猫坐在垫子上，",
+        "从前，",
+        "大语言模型是如何工作的？",
+        "让我们一步一步地思考。",
+        "床前明月光，疑是地上霜。",
+        "她是家里最[MASK]的孩子。",
+    ),
+}
+OTHER_MODEL = "Other Hugging Face model…"  # the choice's value; shown as _(OTHER_MODEL_LABEL)
+OTHER_MODEL_LABEL = N_("Other Hugging Face model…")
+LANGUAGE_KEY = "lang"  # session-state key of the language switch, and the URL parameter
 URL_TEXT_LIMIT = 1500  # characters of the prompt written into the shareable URL
 MAX_LOADED_MODELS = int(os.environ.get("EXPLAINER_MAX_MODELS", "3"))
 REGISTRY_ONLY_VARIABLE = "EXPLAINER_REGISTRY_ONLY"
@@ -75,7 +88,7 @@ def registry_only() -> bool:
     return st.get_option("server.address") not in LOOPBACK_ADDRESSES
 
 
-@st.cache_resource(max_entries=MAX_LOADED_MODELS, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=MAX_LOADED_MODELS, show_spinner=lazy(N_("Loading the model…")))
 def _cached_registry_or_hub_model(name: str) -> LoadedModel:
     return load_model(name, registry_only=registry_only())
 
@@ -91,9 +104,9 @@ def cached_model(name: str) -> LoadedModel:
     return kept_models().load(name) if is_kept_name(name) else _cached_registry_or_hub_model(name)
 
 
-@st.cache_data(ttl=120, show_spinner="Looking for the model…")
-def model_problem(name: str) -> str | None:
-    """Return why ``name`` can't be loaded (remembered for two minutes), or None when it can."""
+@st.cache_data(ttl=120, show_spinner=lazy(N_("Looking for the model…")))
+def model_problem(name: str, language: str) -> str | None:
+    """Return why ``name`` can't be loaded, in ``language`` (remembered for two minutes), or None when it can."""
     try:
         cached_model(name)
         return None
@@ -101,7 +114,7 @@ def model_problem(name: str) -> str | None:
         return str(error)
     except Exception:  # noqa: BLE001 - any loading failure must become a message, not a traceback
         log.exception("loading %s failed", name)
-        return f"{literal(name)} could not be loaded."
+        return _("{model} could not be loaded.").format(model=literal(name))
 
 
 @st.cache_resource
@@ -118,6 +131,26 @@ def cached_analysis(model_name: str, text: str) -> Analysis:
     return analysis_cache().get_or_compute((model_name, text), lambda: analyze(cached_model(model_name), text))
 
 
+# ---------------------------------------------------------------- language
+
+
+def start_language() -> str:
+    """Set this run's language; app.py calls it first on every run, before any text is made.
+
+    A new session takes it from the URL (``?lang=zh``), else from the browser
+    (``st.context.locale``), else English; afterwards the sidebar's switch
+    (session state ``lang``) decides. Fragments rerun without app.py, so
+    their bodies call ``set_language(st.session_state.get("lang"))`` again.
+    """
+    if LANGUAGE_KEY not in st.session_state:
+        st.session_state[LANGUAGE_KEY] = choose_language(st.query_params.get(LANGUAGE_KEY), st.context.locale)
+    return set_language(st.session_state[LANGUAGE_KEY])
+
+
+def example_prompts() -> tuple[str, ...]:
+    return EXAMPLE_PROMPTS.get(st.session_state.get(LANGUAGE_KEY), EXAMPLE_PROMPTS["en"])
+
+
 # ----------------------------------------------------------------- sidebar
 
 
@@ -127,8 +160,9 @@ def _set_prompt(text: str) -> None:
 
 def use_model(name: str) -> None:
     """Button callback: make ``name`` the sidebar's model."""
+    set_language(st.session_state.get(LANGUAGE_KEY))  # a callback runs before app.py sets the language
     st.session_state["model_choice"] = name
-    st.toast(f"Every page now explains {literal(name)}.", icon=":material/check:")
+    st.toast(_("Every page now explains {model}.").format(model=literal(name)), icon=":material/check:")
 
 
 def _model_names() -> list[str]:
@@ -139,10 +173,13 @@ def _model_names() -> list[str]:
 
 
 def _model_label(name: str) -> str:
+    """A model choice as the picker shows it: its name and what it is, in the current language."""
+    if name == OTHER_MODEL:
+        return _(OTHER_MODEL_LABEL)
     if name in REGISTRY:
-        return f"{name} — {REGISTRY[name].description}"
+        return f"{name} — {_(REGISTRY[name].description)}"
     record = kept_models().record(name) if is_kept_name(name) else None
-    return f"{record.title} — trained here" if record else name
+    return _("{title} — trained here").format(title=record.title) if record else name
 
 
 def _initialise_from_url() -> None:
@@ -150,7 +187,7 @@ def _initialise_from_url() -> None:
     if "prompt" in st.session_state:
         return
     params = st.query_params
-    st.session_state["prompt"] = params.get("text", EXAMPLE_PROMPTS[0])
+    st.session_state["prompt"] = params.get("text", example_prompts()[0])
     requested = params.get("model", DEFAULT_MODEL)
     if is_kept_name(requested) and kept_models().record(requested):  # a trained model shared by its link
         st.session_state["opened_kept_models"] = [requested]
@@ -172,27 +209,31 @@ def sidebar() -> None:
     if st.session_state.get("model_choice") not in choices:  # a trained model that was forgotten
         st.session_state["model_choice"] = DEFAULT_MODEL
     with st.sidebar:
+        st.segmented_control("Language · 语言", list(LANGUAGES), key=LANGUAGE_KEY, format_func=LANGUAGES.get,
+                             required=True, width="stretch")
         st.selectbox(
-            "Model",
+            _("Model"),
             choices,
             key="model_choice",
-            format_func=_model_label,
-            help="The embedded models work offline. Hub models need the internet the first time.",
+            format_func=labelled(choices, _model_label),
+            help=_("The embedded models work offline. Hub models need the internet the first time."),
         )
         refused = st.session_state.get("model_refused")
         if refused and st.session_state["model_choice"] == DEFAULT_MODEL:  # until the learner picks another
-            st.warning(f"This classroom server offers only the models in its list, not {literal(refused)}.",
-                       icon=":material/block:")
+            st.warning(_("This classroom server offers only the models in its list, not {model}.").format(
+                model=literal(refused)), icon=":material/block:")
         if st.session_state["model_choice"] == OTHER_MODEL:
-            st.text_input("Hugging Face model id", key="custom_model", placeholder="owner/model")
-        st.text_area("Your text", key="prompt", height=130, help="Every page explains this text. It is kept in the URL.")
-        st.caption("Examples")
-        for index, example in enumerate(EXAMPLE_PROMPTS):
+            st.text_input(_("Hugging Face model id"), key="custom_model", placeholder="owner/model")
+        st.text_area(_("Your text"), key="prompt", height=130,
+                     help=_("Every page explains this text. It is kept in the URL."))
+        st.caption(_("Examples"))
+        for index, example in enumerate(example_prompts()):
             st.button(example if len(example) < 40 else example[:38] + "…", key=f"example_{index}",
                       on_click=_set_prompt, args=(example,), width="stretch")
     sidebar_heartbeat()
     st.query_params["text"] = st.session_state["prompt"][:URL_TEXT_LIMIT]
     st.query_params["model"] = requested_model_name()
+    st.query_params[LANGUAGE_KEY] = st.session_state[LANGUAGE_KEY]
 
 
 def requested_model_name() -> str:
@@ -203,9 +244,10 @@ def requested_model_name() -> str:
 def active_model() -> LoadedModel:
     """The model the user asked for, or the embedded default (with a message) when it can't be had."""
     name = requested_model_name() or DEFAULT_MODEL
-    problem = model_problem(name)
+    problem = model_problem(name, st.session_state.get(LANGUAGE_KEY, "en"))
     if problem:
-        st.error(f"{problem} Showing **{DEFAULT_MODEL}** instead.", icon=":material/cloud_off:")
+        st.error(_("{problem} Showing **{model}** instead.").format(problem=problem, model=DEFAULT_MODEL),
+                 icon=":material/cloud_off:")
         name = DEFAULT_MODEL
     return cached_model(name)
 
@@ -214,14 +256,14 @@ def page_analysis() -> Analysis:
     """The current text's analysis under the active model; stops the page with a hint when there is none."""
     model = active_model()
     try:
-        with st.spinner("Running the model…"):
+        with st.spinner(_("Running the model…")):
             analysis = cached_analysis(model.spec.name, st.session_state.get("prompt", ""))
     except ValueError as hint:
         st.info(str(hint), icon=":material/edit:")
         st.stop()
     except Exception:  # noqa: BLE001 - the user sees a message, the log gets the traceback
         log.exception("analysis failed")
-        st.error("Sorry, the model could not process this text. Try a shorter or different text.")
+        st.error(_("Sorry, the model could not process this text. Try a shorter or different text."))
         st.stop()
     if analysis.truncated:
         st.warning(truncation_notice(analysis, len(st.session_state.get("prompt", ""))), icon=":material/content_cut:")
@@ -232,12 +274,14 @@ def truncation_notice(analysis: Analysis, pasted_characters: int) -> str:
     """What was cut from a long text, and which text the token count is of."""
     model = literal(analysis.model_name)
     if pasted_characters > MAX_TEXT_CHARACTERS:
-        return (f"Your text is {pasted_characters:,} characters long; the app keeps its first "
-                f"{MAX_TEXT_CHARACTERS:,} characters, which are {analysis.original_token_count:,} tokens. "
-                f"{model} reads at most {analysis.context_length:,}: only the first {len(analysis.tokens):,} "
-                f"tokens are shown.")
-    return (f"Your text is {analysis.original_token_count:,} tokens long, but {model} reads at most "
-            f"{analysis.context_length:,}. Only the first {len(analysis.tokens):,} tokens are shown.")
+        return _("Your text is {characters:,} characters long; the app keeps its first {kept:,} characters, which "
+                 "are {length:,} tokens. {model} reads at most {context:,}: only the first {shown:,} tokens are "
+                 "shown.").format(characters=pasted_characters, kept=MAX_TEXT_CHARACTERS,
+                                  length=analysis.original_token_count, model=model, context=analysis.context_length,
+                                  shown=len(analysis.tokens))
+    return _("Your text is {length:,} tokens long, but {model} reads at most {context:,}. Only the first {shown:,} "
+             "tokens are shown.").format(length=analysis.original_token_count, model=model,
+                                         context=analysis.context_length, shown=len(analysis.tokens))
 
 
 # ---------------------------------------------------------------- widgets
@@ -250,8 +294,10 @@ def chart(figure, data: pd.DataFrame, name: str) -> None:
 
 
 def csv_download(data: pd.DataFrame, name: str) -> None:
+    """A download of ``data`` as CSV. Its column names stay English in every language (the label says so in
+    Chinese), so a script reads the file the same way whatever the page's language."""
     st.download_button(
-        "Download the numbers (CSV)",
+        _("Download the numbers (CSV)"),
         data.to_csv(index=False).encode("utf-8"),
         file_name=f"{name}.csv",
         mime="text/csv",
