@@ -126,6 +126,14 @@ def test_long_text_shows_a_truncation_notice():
     assert any("Only the first 256 tokens" in w.value for w in app.warning)
 
 
+def test_a_paste_beyond_the_kept_characters_says_which_text_the_tokens_are_of():
+    app = open_page("pages/loss.py", prompt="It was a fine day. " * 2000)  # 38,000 characters
+    assert not app.exception
+    notice = next(w.value for w in app.warning if "characters long" in w.value)
+    assert "Your text is 38,000 characters long; the app keeps its first 20,000 characters, which are" in notice
+    assert "Only the first 256 tokens" not in notice and "only the first 256 tokens are shown" in notice
+
+
 def test_an_unloadable_model_gives_a_message_and_the_embedded_model_keeps_working(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     app = AppTest.from_file(APP, default_timeout=120)
