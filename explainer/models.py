@@ -35,6 +35,7 @@ from explainer.i18n import N_, _
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
 EMBEDDED_GPT = "tiny-gpt-austen"
 EMBEDDED_BERT = "tiny-bert-austen"
+EMBEDDED_ZH = "tiny-gpt-zh"  # bilingual: Chinese news and reviews, and some Austen
 DEFAULT_MODEL = EMBEDDED_GPT
 ALLOWLIST_VARIABLE = "EXPLAINER_ALLOWED_MODELS"
 HUB_PROBE_SECONDS = 3.0
@@ -67,10 +68,13 @@ REGISTRY: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(EMBEDDED_GPT, "causal", N_("4-layer GPT-2 trained here on Jane Austen (embedded, default)"), True),
         ModelSpec(EMBEDDED_BERT, "masked", N_("4-layer BERT trained here on Jane Austen (embedded)"), True),
+        ModelSpec(EMBEDDED_ZH, "causal",
+                  N_("4-layer GPT-2 trained here on Chinese news and reviews, and some Austen (embedded, bilingual)"), True),
         ModelSpec("gpt2", "causal", N_("OpenAI GPT-2 small, 124M parameters (hub)")),
         ModelSpec("distilgpt2", "causal", N_("Distilled GPT-2, 82M parameters (hub)")),
         ModelSpec("bert-base-uncased", "masked", N_("Google BERT base, 110M parameters (hub)")),
         ModelSpec("HuggingFaceTB/SmolLM2-135M", "causal", N_("SmolLM2, a current small LM, 135M parameters (hub)")),
+        ModelSpec("Qwen/Qwen2.5-0.5B", "causal", N_("Qwen2.5, reads Chinese and English, 494M parameters (hub)")),
     )
 }
 

@@ -19,7 +19,9 @@ from explainer.analysis import Analysis, analyze
 from explainer.analysis_cache import AnalysisCache
 from explainer.i18n import LANGUAGES, N_, _, choose_language, labelled, lazy, set_language
 from explainer.kept_models import KeptModels, data_dir, is_kept_name
-from explainer.models import DEFAULT_MODEL, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model
+from explainer.models import (
+    DEFAULT_MODEL, EMBEDDED_BERT, EMBEDDED_ZH, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model,
+)
 from explainer.plots import PLOTLY_CONFIG
 from explainer.tokenization import MAX_TEXT_CHARACTERS
 from pages.live_training import session_owner, sidebar_heartbeat
@@ -188,13 +190,13 @@ def _initialise_from_url() -> None:
         return
     params = st.query_params
     st.session_state["prompt"] = params.get("text", example_prompts()[0])
-    requested = params.get("model", DEFAULT_MODEL)
+    requested = params.get("model", default_model())
     if is_kept_name(requested) and kept_models().record(requested):  # a trained model shared by its link
         st.session_state["opened_kept_models"] = [requested]
     if requested in _model_names():
         st.session_state["model_choice"] = requested
     elif registry_only():
-        st.session_state["model_choice"] = DEFAULT_MODEL
+        st.session_state["model_choice"] = default_model()
         st.session_state["model_refused"] = requested
     else:
         st.session_state["model_choice"] = OTHER_MODEL
@@ -207,7 +209,7 @@ def sidebar() -> None:
     _initialise_from_url()
     choices = _model_names() + ([] if registry_only() else [OTHER_MODEL])
     if st.session_state.get("model_choice") not in choices:  # a trained model that was forgotten
-        st.session_state["model_choice"] = DEFAULT_MODEL
+        st.session_state["model_choice"] = default_model()
     with st.sidebar:
         st.segmented_control("Language · 语言", list(LANGUAGES), key=LANGUAGE_KEY, format_func=LANGUAGES.get,
                              required=True, width="stretch")
@@ -219,7 +221,7 @@ def sidebar() -> None:
             help=_("The embedded models work offline. Hub models need the internet the first time."),
         )
         refused = st.session_state.get("model_refused")
-        if refused and st.session_state["model_choice"] == DEFAULT_MODEL:  # until the learner picks another
+        if refused and st.session_state["model_choice"] == default_model():  # until the learner picks another
             st.warning(_("This classroom server offers only the models in its list, not {model}.").format(
                 model=literal(refused)), icon=":material/block:")
         if st.session_state["model_choice"] == OTHER_MODEL:
@@ -236,19 +238,24 @@ def sidebar() -> None:
     st.query_params[LANGUAGE_KEY] = st.session_state[LANGUAGE_KEY]
 
 
+def default_model() -> str:
+    """The model a new session starts with: the bilingual embedded GPT in Chinese, the Austen GPT in English."""
+    return EMBEDDED_ZH if st.session_state.get(LANGUAGE_KEY) == "zh" else DEFAULT_MODEL
+
+
 def requested_model_name() -> str:
-    choice = st.session_state.get("model_choice", DEFAULT_MODEL)
+    choice = st.session_state.get("model_choice", default_model())
     return (st.session_state.get("custom_model") or "").strip() if choice == OTHER_MODEL else choice
 
 
 def active_model() -> LoadedModel:
     """The model the user asked for, or the embedded default (with a message) when it can't be had."""
-    name = requested_model_name() or DEFAULT_MODEL
+    name = requested_model_name() or default_model()
     problem = model_problem(name, st.session_state.get(LANGUAGE_KEY, "en"))
     if problem:
-        st.error(_("{problem} Showing **{model}** instead.").format(problem=problem, model=DEFAULT_MODEL),
+        st.error(_("{problem} Showing **{model}** instead.").format(problem=problem, model=default_model()),
                  icon=":material/cloud_off:")
-        name = DEFAULT_MODEL
+        name = default_model()
     return cached_model(name)
 
 
@@ -267,7 +274,20 @@ def page_analysis() -> Analysis:
         st.stop()
     if analysis.truncated:
         st.warning(truncation_notice(analysis, len(st.session_state.get("prompt", ""))), icon=":material/content_cut:")
+    if reads_chinese_as_bytes(analysis):
+        hint, switch = st.columns([5, 1], vertical_alignment="center")
+        hint.info(_("{model} never saw Chinese while it learned: it reads each Chinese character as 3 byte tokens "
+                    "it rarely met, so its guesses and losses here mean little. {zh} reads Chinese.").format(
+                      model=literal(analysis.model_name), zh=literal(EMBEDDED_ZH)), icon=":material/translate:")
+        switch.button(_("Use {model}").format(model=EMBEDDED_ZH), on_click=use_model, args=(EMBEDDED_ZH,),
+                      key="use_chinese_model", width="stretch")
     return analysis
+
+
+def reads_chinese_as_bytes(analysis: Analysis) -> bool:
+    """Whether the text has Chinese and the model is an embedded one trained on English only."""
+    has_chinese = any("\u4e00" <= character <= "\u9fff" for character in analysis.tokens.text)
+    return has_chinese and analysis.model_name in (DEFAULT_MODEL, EMBEDDED_BERT)
 
 
 def truncation_notice(analysis: Analysis, pasted_characters: int) -> str:
