@@ -188,3 +188,4 @@ def test_a_laptop_server_listens_on_this_computer_only():
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
     assert config["server"]["maxUploadSize"] == 15
+    assert config["server"].get("enableXsrfProtection", True) and config["server"].get("enableCORS", True)
