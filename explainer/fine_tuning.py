@@ -1,11 +1,14 @@
 """Fine-tuning: teach a pretrained model a new task, beside the same model trained from scratch.
 
-The task is sentence sentiment (negative / positive), learnt from the small
-hand-written set in ``data/sentiment/`` (see its README for its origin). Two
-classifiers of the embedded GPT's shape are trained with the same loop
-(``explainer/training.py``), data, seed and settings:
+The task is sentence sentiment (negative / positive), learnt from a small
+hand-written set: English in ``data/sentiment/``, Chinese in
+``data/sentiment_zh/`` (see their READMEs for their origin). Each set goes with
+the embedded model that reads its language (``SENTIMENT_SETS``): the Austen GPT
+for English, the bilingual ``tiny-gpt-zh`` for Chinese. Two classifiers of
+that model's shape are trained with the same loop (``explainer/training.py``),
+data, seed and settings:
 
-- *fine-tuned*: the embedded model's weights, pretrained on Austen's novels;
+- *fine-tuned*: the embedded model's weights, pretrained to predict the next token;
 - *from scratch*: the same architecture with random weights.
 
 Both are ``GPT2ForSequenceClassification``: the transformer reads the sentence
@@ -26,10 +29,12 @@ import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
 from explainer.i18n import N_
-from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT
+from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT, EMBEDDED_ZH
 from explainer.training import BatchSampler, Evaluation, TrainingSettings, train
 
-SENTIMENT_FILE = Path(__file__).resolve().parent.parent / "data" / "sentiment" / "sentences.tsv"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SENTIMENT_FILE = DATA_DIR / "sentiment" / "sentences.tsv"
+SENTIMENT_ZH_FILE = DATA_DIR / "sentiment_zh" / "sentences.tsv"
 LABELS = (N_("negative"), N_("positive"))  # class index -> name (as in the CSV; shown with ``_()``)
 STARTS = (N_("fine-tuned"), N_("from scratch"))  # the two classifiers, in the order they train
 
@@ -47,6 +52,44 @@ def load_sentiment(path: Path = SENTIMENT_FILE) -> tuple[list[Example], list[Exa
         for row in csv.DictReader(file, delimiter="\t"):
             splits[row["split"]].append(Example(row["text"], LABELS.index(row["label"])))
     return splits["train"], splits["test"]
+
+
+@dataclass(frozen=True)
+class SentimentSet:
+    """One labelled set and the embedded model that reads its language, fine-tuned on it."""
+
+    language: str  # the sentences' language code, as in explainer.i18n.LANGUAGES: the default set of that interface
+    name: str  # what the page's choice shows, marked with ``N_`` (shown with ``_()``)
+    path: Path  # the TSV: split, label, text (see load_sentiment)
+    readme: str  # where the set's origin, licence and split are documented, relative to the repository
+    base_model: str  # the embedded model: its tokenizer reads the set, its weights are the fine-tuned start
+    pretrained_on: str  # what the base model was pretrained on, marked with ``N_``
+    text_header: str  # the sentences' column header, marked with ``N_``
+    sentence_label: str  # the label of the learner's sentence box, marked with ``N_``
+    example: str  # the learner's sentence box's default, in the set's language (data: never translated)
+
+    def load(self) -> tuple[list[Example], list[Example]]:
+        """(train, test) examples."""
+        return load_sentiment(self.path)
+
+
+SENTIMENT_SETS: dict[str, SentimentSet] = {
+    s.language: s
+    for s in (
+        SentimentSet("en", N_("English sentences (Austen GPT)"), SENTIMENT_FILE, "data/sentiment/README.md",
+                     EMBEDDED_GPT, N_("Austen's novels"), N_("sentence (English)"), N_("Your sentence"),
+                     "What a charming evening; everyone was so kind."),
+        SentimentSet("zh", N_("Chinese sentences (tiny-gpt-zh)"), SENTIMENT_ZH_FILE, "data/sentiment_zh/README.md",
+                     EMBEDDED_ZH, N_("Chinese news and product reviews, and some of Austen's novels"),
+                     N_("sentence (Chinese)"), N_("Your sentence (in Chinese)"),
+                     "这家店的菜很好吃，服务也热情。"),
+    )
+}
+
+
+def default_sentiment_set(interface_language: str) -> SentimentSet:
+    """The set in the interface's language when there is one (Chinese for a Chinese page), English otherwise."""
+    return SENTIMENT_SETS.get(interface_language, SENTIMENT_SETS["en"])
 
 
 def encode(tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
@@ -77,22 +120,27 @@ def sentence_batches(
     return sample
 
 
-def classifier(start: str, tokenizer, seed: int) -> GPT2ForSequenceClassification:
-    """A two-class classifier of the embedded GPT's shape: pretrained weights ("fine-tuned") or random ("from scratch").
+def classifier(start: str, tokenizer, seed: int, base_model: str = EMBEDDED_GPT) -> GPT2ForSequenceClassification:
+    """A two-class classifier of ``base_model``'s shape (an embedded GPT): its pretrained weights ("fine-tuned") or random ("from scratch").
 
-    The new ``score`` layer gets the same random weights either way.
+    The new ``score`` layer gets the same random weights either way (drawn from ``seed`` after the rest is built:
+    ``from_pretrained`` and the constructor consume the global generator differently).
     """
-    source = EMBEDDED_DIR / EMBEDDED_GPT
+    source = EMBEDDED_DIR / base_model
     config = GPT2Config.from_pretrained(source, local_files_only=True)
     config.num_labels = len(LABELS)
     config.pad_token_id = tokenizer.eos_token_id
     config.attn_implementation = "eager"
     torch.manual_seed(seed)
     if start == "from scratch":
-        return GPT2ForSequenceClassification(config)
-    return GPT2ForSequenceClassification.from_pretrained(
-        source, config=config, local_files_only=True, use_safetensors=True, dtype=torch.float32
-    )
+        model = GPT2ForSequenceClassification(config)
+    else:
+        model = GPT2ForSequenceClassification.from_pretrained(
+            source, config=config, local_files_only=True, use_safetensors=True, dtype=torch.float32
+        )
+    with torch.no_grad():  # GPT-2's own initialisation of a linear layer, N(0, initializer_range²)
+        model.score.weight.normal_(0.0, config.initializer_range, generator=torch.Generator().manual_seed(seed))
+    return model
 
 
 @torch.no_grad()
@@ -136,6 +184,7 @@ class FineTuningRun:
     learning_rate: float = 3e-4
     eval_every: int = 10
     seed: int = 1337
+    base_model: str = EMBEDDED_GPT  # the embedded model fine-tuned (and whose shape is trained from scratch)
     curves: dict[str, Curve] = field(default_factory=dict)  # start -> its curve, filled while training
     models: dict[str, GPT2ForSequenceClassification] = field(default_factory=dict)
     title: str = "fine-tuning vs from scratch"
@@ -146,7 +195,7 @@ class FineTuningRun:
 
     def execute(self, job) -> None:
         for index, start in enumerate(STARTS):
-            model = classifier(start, self.tokenizer, self.seed)
+            model = classifier(start, self.tokenizer, self.seed, self.base_model)
             self.models[start] = model
             curve = self.curves[start] = Curve(start)
             settings = TrainingSettings(
@@ -174,6 +223,12 @@ class FineTuningRun:
                   on_step=lambda step, loss: job.on_step(offset + step, loss))
             if job.should_stop():
                 return
+
+
+def run_on(sentiment_set: SentimentSet, tokenizer, **settings) -> FineTuningRun:
+    """A run on ``sentiment_set`` with its base model; ``tokenizer`` must be that model's."""
+    train_set, test_set = sentiment_set.load()
+    return FineTuningRun(tokenizer, train_set, test_set, base_model=sentiment_set.base_model, **settings)
 
 
 def curve_table(curves: dict[str, Curve]) -> pd.DataFrame:
