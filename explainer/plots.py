@@ -158,12 +158,54 @@ def token_count_bars(counts: dict[str, int], characters: int) -> go.Figure:
     """How many tokens each tokenizer needs for the same text, against its character count."""
     names = list(counts)
     figure = go.Figure(go.Bar(x=[counts[n] for n in names], y=names, orientation="h", marker_color="#6c8ebf"))
-    figure.add_vline(x=characters, line_dash="dot", annotation_text=_("{n} characters").format(n=characters))
+    figure.add_vline(x=characters, line_dash="dot", annotation_text=_("{n} characters").format(n=characters),
+                     annotation_position="top")  # above the bars, not over the first one
     figure.update_layout(
         height=80 + 40 * len(names),
         xaxis={"title": _("tokens")},
         yaxis={"autorange": "reversed"},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return figure
+
+
+SENTENCE_COLOURS = {"zh": "#e4572e", "en": "#6c8ebf"}  # language code -> bar colour
+SENTENCE_NAMES = {"zh": N_("Chinese sentence"), "en": N_("English sentence")}  # legend, shown with ``_()``
+
+
+def tokens_per_character_bars(table: pd.DataFrame) -> go.Figure:
+    """Tokens per character of the same sentence in each language, grouped by tokenizer (horizontal bars).
+
+    ``table`` has one row per (tokenizer, sentence): ``name`` (the tokenizer as shown), ``language``
+    (a key of ``SENTENCE_NAMES``), ``characters``, ``tokens`` and ``tokens_per_character``.
+    """
+    names = list(dict.fromkeys(table["name"]))
+    figure = go.Figure()
+    for language, rows in table.groupby("language", sort=False):
+        figure.add_bar(
+            x=rows["tokens_per_character"].tolist(),
+            y=[_label(name) for name in rows["name"]],
+            orientation="h",
+            name=_(SENTENCE_NAMES.get(language, language)),
+            marker_color=SENTENCE_COLOURS.get(language, "#999999"),
+            customdata=np.stack([rows["tokens"], rows["characters"]], axis=-1),
+            text=[f"{value:.2f}" for value in rows["tokens_per_character"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate=_("%{y}<br>%{customdata[0]} tokens ÷ %{customdata[1]} characters "
+                            "= %{x:.2f} tokens per character<extra></extra>"),
+        )
+    figure.add_vline(x=1, line_dash="dot", line_color="#888",
+                     annotation_text=_("1 token per character"), annotation_position="top")
+    figure.update_layout(
+        barmode="group",
+        title=_("Tokens per character: the same sentence in Chinese and in English"),
+        height=130 + 48 * len(names),
+        xaxis={"title": _("tokens per character"), "rangemode": "tozero",
+               "range": [0, 1.15 * max(1.0, float(table["tokens_per_character"].max()))]},
+        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": [_label(n) for n in names]},
+        legend={"orientation": "h", "y": -0.18, "x": 0},
+        margin={"l": 10, "r": 30, "t": 60, "b": 10},
     )
     return figure
 

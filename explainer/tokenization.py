@@ -3,7 +3,9 @@
 Turns a tokenizer's output into things a learner can read: each token's
 bytes, a display string with spaces and newlines made visible, and the pieces
 of a multi-byte character (Chinese, emoji) shown as bytes such as ``<E5 A4>``
-instead of mojibake. Also compares several tokenizers on the same text.
+instead of mojibake; groups the byte tokens that together make one character
+(猫 = <E7 8C AB>). Also compares several tokenizers on the same text, and what
+the same sentence costs in Chinese and in English.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from explainer.i18n import N_, _
 
 VISIBLE_WHITESPACE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 MAX_TEXT_CHARACTERS = 20_000  # longer pastes are cut before tokenizing (the context is far shorter)
+SAME_MEANING = {  # one sentence, two languages: what each costs in tokens (language code -> sentence)
+    "zh": "猫坐在垫子上，它看着窗外的鸟。",
+    "en": "The cat sat on the mat and watched the birds outside the window.",
+}
 
 
 @dataclass
@@ -215,3 +221,103 @@ def text_pieces(tokens: TokenizedText) -> list[str]:
         pieces.append("" if (start, end) == previous or start == end else tokens.text[start:end])
         previous = (start, end)
     return pieces
+
+
+@dataclass(frozen=True)
+class CharacterGroup:
+    """One multi-byte character whose UTF-8 bytes are spread over several consecutive tokens."""
+
+    character: str  # the character the bytes make, e.g. "猫"
+    data: bytes  # its UTF-8 bytes, e.g. b"\xe7\x8c\xab" (2–4 bytes)
+    tokens: tuple[int, ...]  # (k,) k ≥ 2 consecutive token indices that hold those bytes, in order
+
+    @property
+    def hex(self) -> str:
+        """The bytes as the chips show them, e.g. "E7 8C AB"."""
+        return self.data.hex(" ").upper()
+
+
+def character_groups(tokens: TokenizedText) -> list[CharacterGroup]:
+    """Return the characters that no single token holds whole, in text order.
+
+    Walks the tokens' bytes as one UTF-8 stream and, for every multi-byte
+    character, notes which tokens its bytes came from; a character held by
+    two or more tokens (猫 = <E7> <8C> <AB> under a byte-level BPE that never
+    learned it) makes a group. A token may hold the end of one character and
+    the start of the next, so two groups can share a token. Special tokens
+    are skipped and break the stream; bytes that make no valid character (a
+    text cut in the middle of one) make no group.
+
+    >>> [(g.character, g.hex, g.tokens) for g in character_groups(byte_tokens("a猫"))]
+    [('猫', 'E7 8C AB', (1, 2, 3))]
+    """
+    groups: list[CharacterGroup] = []
+    pending: list[tuple[int, int]] = []  # (token index, byte) of the character being read
+    needed = 0  # how many bytes that character has
+    for index, data in enumerate(tokens.token_bytes):
+        if tokens.special[index]:
+            pending, needed = [], 0
+            continue
+        for byte in data:
+            if pending and 0x80 <= byte <= 0xBF:  # a continuation byte
+                pending.append((index, byte))
+            else:
+                pending, needed = [(index, byte)], _utf8_length(byte)
+            if pending and len(pending) == needed:
+                owners = tuple(sorted({owner for owner, _ in pending}))
+                character_bytes = bytes(b for _, b in pending)
+                if len(owners) > 1 and needed > 1:
+                    try:
+                        character = character_bytes.decode("utf-8")
+                    except UnicodeDecodeError:  # overlong or surrogate encodings
+                        character = ""
+                    if character:
+                        groups.append(CharacterGroup(character, character_bytes, owners))
+                pending, needed = [], 0
+    return groups
+
+
+def _utf8_length(lead: int) -> int:
+    """How many bytes a UTF-8 character starting with ``lead`` has (0 for a byte no character starts with)."""
+    if lead < 0x80:
+        return 1
+    if 0xC2 <= lead <= 0xDF:
+        return 2
+    if 0xE0 <= lead <= 0xEF:
+        return 3
+    if 0xF0 <= lead <= 0xF4:
+        return 4
+    return 0
+
+
+def tokens_per_character(sentences: dict[str, str], tokenizers: dict[str, object]) -> list[dict]:
+    """What each sentence costs under each tokenizer, without special tokens.
+
+    ``sentences`` maps a language code to a sentence (e.g. ``SAME_MEANING``);
+    ``tokenizers`` is what ``compare`` takes (characters and UTF-8 bytes are
+    added last). Returns one row per (tokenizer, sentence), tokenizer by
+    tokenizer in ``compare``'s order, each a dict:
+
+    - ``tokenizer``: its name (``compare``'s key);
+    - ``language``: the sentence's language code;
+    - ``characters``: ``len(sentence)``, Unicode characters;
+    - ``tokens``: ``len(tokenizer(sentence, add_special_tokens=False)["input_ids"])``;
+    - ``unknown``: how many of those are the tokenizer's unknown token ([UNK]);
+    - ``tokens_per_character``: ``tokens / characters``.
+    """
+    compared = {language: compare(sentence, tokenizers) for language, sentence in sentences.items()}
+    names = list(next(iter(compared.values()))) if compared else []
+    rows = []
+    for name in names:
+        unknown_id = getattr(tokenizers.get(name), "unk_token_id", None)
+        for language, sentence in sentences.items():
+            result = compared[language][name]
+            rows.append({
+                "tokenizer": name,
+                "language": language,
+                "characters": len(sentence),
+                "tokens": len(result),
+                "unknown": sum(i == unknown_id for i in result.ids) if unknown_id is not None else 0,
+                "tokens_per_character": len(result) / max(1, len(sentence)),
+            })
+    return rows
