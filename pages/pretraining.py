@@ -8,15 +8,21 @@ import streamlit as st
 from explainer import plots
 from explainer.i18n import N_, _, labelled
 from explainer.kept_models import MAX_KEPT, MAX_KEPT_PER_OWNER
-from explainer.pretraining import MAX_CORPUS_BYTES, MAX_CORPUS_CHARACTERS, MODEL_SIZES, PretrainingRun, split_token_ids
+from explainer.models import EMBEDDED_ZH
+from explainer.pretraining import (
+    AUSTEN_CORPUS, CHINESE_CORPUS, MAX_CORPUS_BYTES, MAX_CORPUS_CHARACTERS, MODEL_SIZES, OWN_CORPUS, PretrainingRun,
+    sample_prompt_for, split_token_ids, tokenizer_for,
+)
 from explainer.training import evaluation_table
 from pages.live_training import MAX_TRAINING_SECONDS, live_panel, my_job, session_owner, train_button
-from pages.pretraining_data import austen_ids, embedded_tokenizer
+from pages.pretraining_data import austen_ids, chinese_ids, tokenizer_of
 from pages.shared import chart, kept_models, literal, page_header, use_model
 
 AUSTEN = N_("Jane Austen's six novels (built in, 930k tokens)")  # the corpus radio's values, shown with _()
+CHINESE = N_("Chinese news and reviews (built in)")
 OWN_TEXT = N_("Your own text (paste or upload)")
-SAMPLE_PROMPT = "It is a truth"  # the models train on Austen's English, so the prompt stays English in every language
+CORPORA = {AUSTEN: AUSTEN_CORPUS, CHINESE: CHINESE_CORPUS, OWN_TEXT: OWN_CORPUS}
+# The sample prompt follows the corpus's language, not the page's: "It is a truth" for English, "从前" for Chinese.
 MAX_UPLOAD_MB = math.ceil(MAX_CORPUS_BYTES / 2**20)  # 15: Streamlit refuses larger files before they reach the server
 
 def uploaded_text(upload) -> str:
@@ -41,27 +47,38 @@ page_header(_("Pretraining, live"), _("How does a language model learn? Train on
 
 settings, loop = st.columns([3, 2], gap="large")
 with settings:
-    corpus = st.radio(_("Corpus"), [AUSTEN, OWN_TEXT], format_func=labelled([AUSTEN, OWN_TEXT], _), horizontal=True)
+    corpus = st.radio(_("Corpus"), list(CORPORA), format_func=labelled(list(CORPORA), _), horizontal=True)
+    own_text = ""
     if corpus == OWN_TEXT:
         upload = st.file_uploader(_("Upload a .txt file"), type=["txt"], max_upload_size=MAX_UPLOAD_MB)
         pasted = st.text_area(_("…or paste text (at least a page; a few thousand words learn best)"), height=120)
         own_text = uploaded_text(upload) if upload else pasted
+    reader = tokenizer_for(CORPORA[corpus], own_text)  # the embedded model whose tokenizer this run reads with
+    vocab = len(tokenizer_of(reader))
     size = st.radio(_("Model size"), MODEL_SIZES, format_func=labelled(MODEL_SIZES, lambda s: _(s.name)), index=1, horizontal=True)
-    st.caption(_("**{size}**: {description}, reading {context} tokens at a time. Peak learning rate {rate:g}.").format(
-        size=_(size.name), description=size.describe(4096), context=size.context, rate=size.learning_rate))
+    st.caption(_("**{size}**: {description}, reading {context} tokens at a time from a vocabulary of {vocab:,} tokens "
+                 "(the tokenizer of {tokenizer}). Peak learning rate {rate:g}.").format(
+        size=_(size.name), description=size.describe(vocab), context=size.context, vocab=vocab,
+        tokenizer=literal(reader), rate=size.learning_rate))
+    if reader == EMBEDDED_ZH:
+        st.caption(_("Chinese text is read with the tokenizer of {model}, where a common Chinese character or word "
+                     "is one token.").format(model=literal(EMBEDDED_ZH)))
     seconds = st.slider(_("Training time (seconds)"), 20, int(MAX_TRAINING_SECONDS), min(120, int(MAX_TRAINING_SECONDS)), 10)
-    prompt = st.text_input(_("Sample prompt"), SAMPLE_PROMPT, max_chars=80,
+    prompt = st.text_input(_("Sample prompt"), sample_prompt_for(CORPORA[corpus], own_text), max_chars=80,
                            help=_("Every 100 steps the model continues this prompt, so you can read its progress."))
 
 
 def make_run() -> PretrainingRun:
-    tokenizer = embedded_tokenizer()
+    tokenizer = tokenizer_of(reader)
     if corpus == AUSTEN:
         train_ids, val_ids, name = *austen_ids(), N_("Austen")
+    elif corpus == CHINESE:
+        train_ids, val_ids, name = *chinese_ids(), N_("Chinese news and reviews")
     else:
         train_ids, val_ids = split_token_ids(tokenizer, own_text)
         name = N_("your text")
-    return PretrainingRun(size, name, train_ids, val_ids, tokenizer, prompt=prompt.strip() or "The")
+    return PretrainingRun(size, name, train_ids, val_ids, tokenizer,
+                          prompt=prompt.strip() or sample_prompt_for(CORPORA[corpus], own_text))
 
 
 with settings:
@@ -71,15 +88,16 @@ with loop:
     st.markdown(_("**The training loop** (one step)"))
     st.code(_(
         "batch = random windows of the corpus    # (16, 64) token ids\n"
-        "logits = model(batch)                    # forward: (16, 64, 4096)\n"
+        "logits = model(batch)                    # forward: (16, 64, {vocab})\n"
         "loss = cross_entropy(logits, next_ids)   # how surprised it was\n"
         "loss.backward()                          # backpropagation: gradients\n"
         "optimizer.step()                         # AdamW nudges every weight"
-    ), language="python")
+    ).format(vocab=vocab), language="python")
     st.latex(r"\mathcal{L} = -\frac{1}{N}\sum_{t} \log p_\theta(x_t \mid x_{<t})")
     st.caption(_("The loss is the average surprise, in nats, at each real next token. A model that knows nothing "
-                 "spreads its bet over all 4,096 tokens: loss ln 4096 ≈ 8.3, perplexity 4,096. Validation loss is "
-                 "measured on text the model never trains on, so it shows learning, not memorising."))
+                 "spreads its bet over all {vocab:,} tokens of its vocabulary: loss ln {vocab} ≈ {loss:.1f}, "
+                 "perplexity {vocab:,}. Validation loss is measured on text the model never trains on, so it shows "
+                 "learning, not memorising.").format(vocab=vocab, loss=math.log(vocab)))
 
 
 def samples_html(run: PretrainingRun) -> str:
