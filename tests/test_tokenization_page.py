@@ -93,3 +93,10 @@ def test_hostile_pairs_still_work(text):
     assert not app.exception
     shown = SAME_MEANING["zh"] if not text.strip() else text
     check_numbers(app, {"zh": shown, "en": SAME_MEANING["en"]})
+
+
+@pytest.mark.parametrize("text", HARD_TEXTS.values(), ids=HARD_TEXTS.keys())
+def test_hard_texts_in_chinese(text):
+    app = open_page(PAGE, prompt=text, lang="zh")
+    assert not app.exception and not app.error
+    check_numbers(app, SAME_MEANING)
