@@ -67,7 +67,11 @@ def english_texts() -> tuple[list[str], list[str]]:
 
 
 def encode(tokenizer, text: str) -> list[int]:
-    """Token ids of ``text``, line by line (the same ids as the whole text: a newline is its own piece)."""
+    """Token ids of ``text``, encoded line by line in one batch call.
+
+    These are the ids of the whole text at once: a line break is its own
+    pre-token, as no line of these corpora ends in a space.
+    """
     lines = [line + "\n" for line in text.split("\n")[:-1]] if text.endswith("\n") else [text]
     ids: list[int] = []
     for line_ids in tokenizer(lines, add_special_tokens=False)["input_ids"]:
