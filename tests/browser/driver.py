@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers "ok"
 VIEWPORT = {"width": 1400, "height": 1000}
 RUN_TIMEOUT = 90_000  # ms: generous, for a CPU shared with other work
-TEXTAREA = 'textarea[aria-label="Your text"]'
+TEXTAREA = ".st-key-prompt textarea"  # the sidebar's text, in any language
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PLOT = ".js-plotly-plot"
 PLOT_DRAWN = ".js-plotly-plot .main-svg"

@@ -306,3 +306,32 @@ def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
     finally:
         for context in contexts.values():
             context.close()
+
+
+PROJECTOR = {"width": 1280, "height": 720}
+CHINESE_PROMPT = "猫坐在垫子上，"
+CHINESE_PAGES = PAGES + [AppPage("pretraining", "/pretraining", has_charts=False),
+                         AppPage("scaling_law", "/scaling_law"), AppPage("fine_tuning", "/fine_tuning", has_charts=False)]
+
+
+@pytest.mark.parametrize("app_page", CHINESE_PAGES, ids=lambda p: p.name)
+def test_every_page_in_chinese_at_projector_size(browser, app_url, server_log, app_page, screenshots):
+    """Each page in Chinese at 1280×720, with a Chinese prompt: it draws, on the bilingual model, without errors."""
+    context = browser.new_context(viewport=PROJECTOR, base_url=app_url, locale="zh-CN")
+    try:
+        page = context.new_page()
+        watched = Watch(server_log, server_log.stat().st_size)
+        page.on("dialog", lambda dialog: (watched.dialogs.append(dialog.message), dialog.dismiss()))
+        query = "?lang=zh&text=" + CHINESE_PROMPT  # Chromium encodes the URL
+        page.goto(app_page.path + query, timeout=RUN_TIMEOUT)
+        wait_until_idle(page)
+        page.get_by_text("语言").first.wait_for()  # the sidebar's switch, in Chinese
+        if app_page.name == "generation":
+            page.get_by_role("button", name=re.compile(r"^运行 \d+ 步$")).click()
+        if app_page.has_charts:
+            wait_for_charts(page)
+        assert page.locator(TEXTAREA).input_value() == CHINESE_PROMPT
+        assert_healthy(page, watched)
+        screenshot(page, screenshots / f"zh-1280x720-{app_page.name}.png")
+    finally:
+        context.close()
