@@ -13,7 +13,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer import models
-from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, ModelUnavailable, resolve
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, EMBEDDED_ZH, ModelUnavailable, resolve
 from tests.browser.driver import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def test_embedded_models_load_ready_for_analysis(gpt, bert):
 
 def test_embedded_models_are_small_safetensors_with_cards():
     total = 0
-    for name in (EMBEDDED_GPT, EMBEDDED_BERT):
+    for name in (EMBEDDED_GPT, EMBEDDED_BERT, EMBEDDED_ZH):
         folder = models.EMBEDDED_DIR / name
         weights = folder / "model.safetensors"
         assert weights.stat().st_size <= 25 * 2**20
@@ -64,7 +64,7 @@ def test_allowlist_restricts_hub_models_but_never_the_embedded_ones(monkeypatch)
         resolve("distilgpt2")
     with pytest.raises(ModelUnavailable, match="not allowed"):
         resolve("someone/some-model")
-    assert [spec.name for spec in models.available_models()] == [EMBEDDED_GPT, EMBEDDED_BERT, "gpt2"]
+    assert [spec.name for spec in models.available_models()] == [EMBEDDED_GPT, EMBEDDED_BERT, EMBEDDED_ZH, "gpt2"]
     monkeypatch.setenv(models.ALLOWLIST_VARIABLE, "*")
     assert resolve("someone/some-model").name == "someone/some-model"
 
