@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from explainer.kept_models import DATA_DIR_VARIABLE  # noqa: E402
+from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E402
 
 
@@ -18,6 +19,20 @@ from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E4
 def data_directory(tmp_path_factory):
     """Kept models go to a temporary data directory, not the repository's .cache/data."""
     os.environ[DATA_DIR_VARIABLE] = str(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (Playwright's sync API allows one per thread)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture(scope="session")

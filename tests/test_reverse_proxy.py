@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS, TEXTAREA, VIEWPORT, _free_port, streamlit_server
+from tests.browser.driver import TEXTAREA, VIEWPORT, _free_port, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = Path("/usr/sbin/nginx")
@@ -242,34 +242,29 @@ def test_sticky_session_cookie(proxy_port):
 
 
 @pytest.mark.browser
-def test_browser_draws_the_app_and_uploads_a_file_through_the_proxy(proxy_port, tmp_path):
+def test_browser_draws_the_app_and_uploads_a_file_through_the_proxy(proxy_port, tmp_path, browser):
     """The page over the websocket, then a file upload (an XSRF-checked PUT to the session's replica)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
     url = f"http://127.0.0.1:{proxy_port}/"
     text_file = tmp_path / "my_text.txt"
     text_file.write_text("It is a truth universally acknowledged. " * 200)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            started = time.perf_counter()
-            response = page.goto(url, timeout=60_000)
-            assert response.status == 200
-            assert {name: response.headers.get(name.lower()) for name in SECURITY_HEADERS} == SECURITY_HEADERS
-            # The title and the sidebar's text box come over the websocket, once app.py has run.
-            page.wait_for_function("document.title === 'Inside a language model'", timeout=120_000)
-            page.locator(TEXTAREA).wait_for(state="visible", timeout=120_000)
-            print(f"\n  through the proxy: home page drawn in {time.perf_counter() - started:.1f} s")
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        started = time.perf_counter()
+        response = page.goto(url, timeout=60_000)
+        assert response.status == 200
+        assert {name: response.headers.get(name.lower()) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+        # The title and the sidebar's text box come over the websocket, once app.py has run.
+        page.wait_for_function("document.title === 'Inside a language model'", timeout=120_000)
+        page.locator(TEXTAREA).wait_for(state="visible", timeout=120_000)
+        print(f"\n  through the proxy: home page drawn in {time.perf_counter() - started:.1f} s")
 
-            page.goto(f"{url}pretraining", timeout=60_000)
-            page.get_by_text("Your own text (paste or upload)").click(timeout=120_000)
-            upload_input = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-            upload_input.wait_for(state="attached", timeout=120_000)
-            with page.expect_response(lambda r: "/_stcore/upload_file/" in r.url and r.request.method == "PUT",
-                                      timeout=60_000) as upload:
-                upload_input.set_input_files(str(text_file))
-            assert upload.value.status in (200, 204), upload.value.status
-        finally:
-            browser.close()
+        page.goto(f"{url}pretraining", timeout=60_000)
+        page.get_by_text("Your own text (paste or upload)").click(timeout=120_000)
+        upload_input = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        upload_input.wait_for(state="attached", timeout=120_000)
+        with page.expect_response(lambda r: "/_stcore/upload_file/" in r.url and r.request.method == "PUT",
+                                  timeout=60_000) as upload:
+            upload_input.set_input_files(str(text_file))
+        assert upload.value.status in (200, 204), upload.value.status
+    finally:
+        page.close()  # the browser is the session's (tests/conftest.py)

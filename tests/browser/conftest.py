@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_TIMEOUT, VIEWPORT, streamlit_server
+from tests.browser.driver import CHROMIUM, ROOT, SERVER_START_TIMEOUT, VIEWPORT, streamlit_server
 
 OUTPUT = ROOT / "test-output"
 SCREENSHOTS = OUTPUT / "screenshots"
@@ -74,18 +74,6 @@ def fresh_server(browser):
     OUTPUT.mkdir(exist_ok=True)
     with streamlit_server(OUTPUT / "streamlit-fresh-server.log") as (url, _):
         yield url
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
