@@ -18,19 +18,17 @@ download needed), read with the embedded tokenizer.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from explainer.analysis import analyze
+from explainer.models import EMBEDDED_GPT, LoadedModel, ModelSpec, load_model
+from tools.bench_results import save
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
-
-from explainer.analysis import analyze  # noqa: E402
-from bench.results_file import save  # noqa: E402
-from explainer.models import EMBEDDED_GPT, LoadedModel, ModelSpec, load_model  # noqa: E402
 
 LENGTHS = (16, 64, 256, 1024)
 MIN_REPEATS, MAX_REPEATS = 5, 101

@@ -16,38 +16,28 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.async_api import async_playwright
 
-from playwright.async_api import async_playwright  # noqa: E402
-
-from bench.results_file import save  # noqa: E402
-from tests.browser.driver import (  # noqa: E402
+from tools.bench_results import save
+from tools.browser_driver import (
     APP_IDLE,
+    CHARTS_DRAWN,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PLOT,
     RUN_TIMEOUT,
     TEXTAREA,
     rss_mb,
     streamlit_server,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 SESSIONS = 20
 DURATION = 60.0
 WORDS = "the garden house letter morning sister ball village walk rain Emma Darcy Bath fortune".split()
-# Polled on a timer: a background tab gets no animation frames, so Playwright's default polling would stall.
-CHARTS_DRAWN = f"""() => {{
-    const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
-    return shown.length > 0 && shown.every(p => {{
-        const svg = p.querySelector('.main-svg');
-        return svg && svg.getBoundingClientRect().width > 0;
-    }});
-}}"""
 
 
 async def arrive(browser, url: str, number: int, errors: list[str]):

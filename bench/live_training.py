@@ -20,20 +20,18 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from explainer.analysis import analyze
+from explainer.corpus import shipped_prose
+from explainer.models import EMBEDDED_GPT, load_model
+from explainer.training.fine_tuning import FineTuningRun, load_sentiment
+from explainer.training.jobs import JobBoard, TrainingJob
+from explainer.training.pretraining import MODEL_SIZES, PretrainingRun, Sample, join_token_ids
+from tools.bench_results import save
 
-from bench.results_file import save  # noqa: E402
-from explainer.analysis import analyze  # noqa: E402
-from explainer.corpus import shipped_prose  # noqa: E402
-from explainer.fine_tuning import FineTuningRun, load_sentiment  # noqa: E402
-from explainer.models import EMBEDDED_GPT, load_model  # noqa: E402
-from explainer.pretraining import MODEL_SIZES, PretrainingRun, Sample, join_token_ids  # noqa: E402
-from explainer.training_jobs import JobBoard, TrainingJob  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SECONDS_PER_SIZE = 60
 REPEATS = 7

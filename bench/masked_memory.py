@@ -18,10 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tools.bench_results import save
 
-from bench.results_file import save  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TEXT = "It is a truth universally acknowledged, that a single man in possession of a good fortune must be in want of a wife. "
 CASES = {"embedded BERT, 128 tokens": ("embedded", 128), "bert-base shape, 128 tokens": ("bert-base", 128),

@@ -13,19 +13,17 @@ cache_resource drops the least recently used), which bounds the last figure.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from explainer.analysis import analyze
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model
+from tools.bench_results import save
+from tools.browser_driver import rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
-
-from bench.results_file import save  # noqa: E402
-from explainer.analysis import analyze  # noqa: E402
-from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E402
-from tests.browser.driver import rss_mb  # noqa: E402
 
 
 def main() -> None:

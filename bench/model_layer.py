@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from explainer.analysis import analyze
+from explainer.models import EMBEDDED_BERT, EMBEDDED_DIR, EMBEDDED_GPT, load_model
+from tools.bench_results import save
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-from bench.results_file import save  # noqa: E402
-from explainer.analysis import analyze  # noqa: E402
-from explainer.models import EMBEDDED_BERT, EMBEDDED_DIR, EMBEDDED_GPT, load_model  # noqa: E402
 
 REPEATS = 7
 TEXT = (

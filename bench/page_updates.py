@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.sync_api import sync_playwright
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from bench.results_file import save  # noqa: E402
-from tests.browser.driver import (  # noqa: E402
+from tools.bench_results import save
+from tools.browser_driver import (
     CHROMIUM,
     CHROMIUM_ARGS,
     RUN_TIMEOUT,
@@ -36,6 +32,8 @@ from tests.browser.driver import (  # noqa: E402
     wait_for_rerun,
     wait_until_idle,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PAGES = ["tokenization", "embeddings", "attention", "attention_steps", "next_token", "loss",
          "gpt_vs_bert", "generation", "logit_lens"]

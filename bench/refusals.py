@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from transformers import GPT2Config
+
+from explainer import models
+from tools.bench_results import save
+from tools.browser_driver import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT, rss_mb, streamlit_server, wait_until_idle
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from transformers import GPT2Config  # noqa: E402
-
-from bench.results_file import save  # noqa: E402
-from explainer import models  # noqa: E402
-from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT, rss_mb, streamlit_server, wait_until_idle  # noqa: E402
 
 UPLOAD_MB = 150
 

@@ -51,17 +51,14 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from playwright.async_api import async_playwright
 
-from playwright.async_api import async_playwright  # noqa: E402
-
-from bench.classroom_load import CHARTS_DRAWN  # noqa: E402
-from bench.results_file import save  # noqa: E402
-from explainer.corpus import shipped_prose  # noqa: E402
-from explainer.models import REGISTRY, available_models  # noqa: E402
-from tests.browser.driver import (  # noqa: E402
+from explainer.corpus import shipped_prose
+from explainer.models import REGISTRY, available_models
+from tools.bench_results import save
+from tools.browser_driver import (
     APP_IDLE,
+    CHARTS_DRAWN,
     CHROMIUM,
     CHROMIUM_ARGS,
     RUN_TIMEOUT,
@@ -70,6 +67,8 @@ from tests.browser.driver import (  # noqa: E402
     rss_mb,
     streamlit_server,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LOGS = ROOT / "test-output"
 # The page where each session types its text, then the pages it visits, by model kind.

@@ -22,10 +22,10 @@ together, so the Chinese may order them differently::
 from __future__ import annotations
 
 import gettext
+from collections.abc import Callable
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -35,7 +35,7 @@ DEFAULT_LANGUAGE = "en"
 _language: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(code: str) -> gettext.NullTranslations:
     """The compiled catalog of ``code`` (English, the source language, translates to itself)."""
     if code == DEFAULT_LANGUAGE:

@@ -4,11 +4,18 @@ import pandas as pd
 import streamlit as st
 
 from explainer import plots
-from explainer.fine_tuning import (
-    LABELS, SENTIMENT_SETS, STARTS, FineTuningRun, class_probabilities, classifier, curve_table, default_sentiment_set,
+from explainer.i18n import N_, _, current_language, labelled, lazy
+from explainer.training.fine_tuning import (
+    LABELS,
+    SENTIMENT_SETS,
+    STARTS,
+    FineTuningRun,
+    class_probabilities,
+    classifier,
+    curve_table,
+    default_sentiment_set,
     run_on,
 )
-from explainer.i18n import N_, _, current_language, labelled, lazy
 from pages.live_training import live_panel, my_job, train_button
 from pages.shared import cached_model, chart, page_header
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 
 from explainer.i18n import _, set_language
-from explainer.training_jobs import JobBoard, ServerBusy, TrainingJob
+from explainer.training.jobs import JobBoard, ServerBusy, TrainingJob
 from pages.untrusted import literal
 
 TRAINING_SLOTS = int(os.environ.get("EXPLAINER_TRAINING_SLOTS", "1"))

@@ -7,13 +7,21 @@ import streamlit as st
 
 from explainer import plots
 from explainer.i18n import N_, _, labelled
-from explainer.kept_models import MAX_KEPT, MAX_KEPT_PER_OWNER
 from explainer.models import EMBEDDED_ZH
-from explainer.pretraining import (
-    AUSTEN_CORPUS, CHINESE_CORPUS, MAX_CORPUS_BYTES, MAX_CORPUS_CHARACTERS, MODEL_SIZES, OWN_CORPUS, PretrainingRun,
-    sample_prompt_for, split_token_ids, tokenizer_for,
+from explainer.training.kept_models import MAX_KEPT, MAX_KEPT_PER_OWNER
+from explainer.training.loop import evaluation_table
+from explainer.training.pretraining import (
+    AUSTEN_CORPUS,
+    CHINESE_CORPUS,
+    MAX_CORPUS_BYTES,
+    MAX_CORPUS_CHARACTERS,
+    MODEL_SIZES,
+    OWN_CORPUS,
+    PretrainingRun,
+    sample_prompt_for,
+    split_token_ids,
+    tokenizer_for,
 )
-from explainer.training import evaluation_table
 from pages.live_training import MAX_TRAINING_SECONDS, live_panel, my_job, session_owner, train_button
 from pages.pretraining_data import austen_ids, chinese_ids, tokenizer_of
 from pages.shared import chart, kept_models, literal, page_header, use_model

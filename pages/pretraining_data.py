@@ -6,7 +6,7 @@ from explainer.corpus import shipped_prose
 from explainer.corpus_zh import shipped_chinese
 from explainer.i18n import N_, lazy
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
-from explainer.pretraining import join_token_ids
+from explainer.training.pretraining import join_token_ids
 from pages.shared import cached_model
 
 

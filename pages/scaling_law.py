@@ -5,8 +5,15 @@ import streamlit as st
 
 from explainer import plots
 from explainer.i18n import N_, _, labelled
-from explainer.scaling import (
-    MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, curves_table, fit_power_law, fitted_line, load_sweep, points_table,
+from explainer.training.scaling import (
+    MINI_SWEEP_SIZES,
+    PowerLaw,
+    ScalingSweepRun,
+    curves_table,
+    fit_power_law,
+    fitted_line,
+    load_sweep,
+    points_table,
 )
 from pages.live_training import live_panel, my_job, train_button
 from pages.pretraining_data import austen_ids, embedded_tokenizer

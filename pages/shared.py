@@ -18,12 +18,19 @@ from streamlit.runtime.pages_manager import PagesManager
 from explainer.analysis import Analysis, analyze
 from explainer.analysis_cache import AnalysisCache
 from explainer.i18n import LANGUAGES, N_, _, choose_language, labelled, lazy, set_language
-from explainer.kept_models import KeptModels, data_dir, is_kept_name
 from explainer.models import (
-    DEFAULT_MODEL, EMBEDDED_BERT, EMBEDDED_ZH, REGISTRY, LoadedModel, ModelUnavailable, available_models, load_model,
+    DEFAULT_MODEL,
+    EMBEDDED_BERT,
+    EMBEDDED_ZH,
+    REGISTRY,
+    LoadedModel,
+    ModelUnavailable,
+    available_models,
+    load_model,
 )
 from explainer.plots import PLOTLY_CONFIG
 from explainer.tokenization import MAX_TEXT_CHARACTERS
+from explainer.training.kept_models import KeptModels, data_dir, is_kept_name
 from pages.live_training import session_owner, sidebar_heartbeat
 from pages.untrusted import literal
 
@@ -97,7 +104,7 @@ def _cached_registry_or_hub_model(name: str) -> LoadedModel:
 
 @st.cache_resource
 def kept_models() -> KeptModels:
-    """The models trained live on this server and kept (see explainer/kept_models.py)."""
+    """The models trained live on this server and kept (see explainer/training/kept_models.py)."""
     return KeptModels(data_dir() / "kept-models")
 
 

@@ -18,16 +18,15 @@ import sys
 import time
 from pathlib import Path
 
+from transformers import AutoTokenizer
+
+from explainer.corpus import shipped_prose
+from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT
+from explainer.training.jobs import JobBoard
+from explainer.training.pretraining import join_token_ids
+from explainer.training.scaling import SWEEP_FILE, SWEEP_SIZES, ScalingSweepRun, save_sweep
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from transformers import AutoTokenizer  # noqa: E402
-
-from explainer.corpus import shipped_prose  # noqa: E402
-from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT  # noqa: E402
-from explainer.pretraining import join_token_ids  # noqa: E402
-from explainer.scaling import SWEEP_FILE, SWEEP_SIZES, ScalingSweepRun, save_sweep  # noqa: E402
-from explainer.training_jobs import JobBoard  # noqa: E402
 
 
 def main() -> None:

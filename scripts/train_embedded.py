@@ -6,7 +6,7 @@
 Steps: fetch Jane Austen's novels from Debian (see explainer/corpus.py), hold
 out the last 5% of every novel for validation, train a byte-level BPE and a
 WordPiece tokenizer, train a GPT-2 (causal) and a BERT (masked) model with the
-loop in explainer/training.py, and write each with ``save_pretrained``
+loop in explainer/training/loop.py, and write each with ``save_pretrained``
 (safetensors, fp16) and a model card into ``models/``. The novels' prose is
 also written to ``data/austen/`` for the live-training pages.
 """
@@ -17,27 +17,25 @@ import argparse
 import json
 import math
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from explainer.corpus import CORPUS_LICENCE, Corpus, fetch_austen  # noqa: E402
-from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT, EMBEDDED_BERT  # noqa: E402
-from explainer.tokenizer_training import END_OF_TEXT, train_byte_level_bpe, train_wordpiece  # noqa: E402
-from explainer.training import (  # noqa: E402
+from explainer.corpus import CORPUS_LICENCE, Corpus, fetch_austen
+from explainer.models import EMBEDDED_BERT, EMBEDDED_DIR, EMBEDDED_GPT
+from explainer.training.loop import (
     TrainingResult,
-    causal_loss_on,
     TrainingSettings,
     causal_batches,
+    causal_loss_on,
     masked_batches,
     train,
 )
+from explainer.training.tokenizer_training import END_OF_TEXT, train_byte_level_bpe, train_wordpiece
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SEED = 1337
 VOCAB_SIZE = 4096

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from explainer.corpus_zh import SHIPPED_CHINESE, SOURCES, load_chinese_corpus
 
-from explainer.corpus_zh import SHIPPED_CHINESE, SOURCES, load_chinese_corpus  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -1,18 +1,13 @@
 """Shared fixtures: the two embedded models, loaded once per test session."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from explainer.kept_models import DATA_DIR_VARIABLE  # noqa: E402
-from tests.browser.driver import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model  # noqa: E402
+from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model
+from explainer.training.kept_models import DATA_DIR_VARIABLE
+from tools.browser_driver import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,13 +8,23 @@ import pandas as pd
 import pytest
 import torch
 
-from explainer.fine_tuning import (
-    LABELS, SENTIMENT_SETS, STARTS, Example, FineTuningRun, class_probabilities, classifier, default_sentiment_set,
-    encode, load_sentiment, run_on, scores_on,
-)
 from explainer.i18n import translations
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH, load_model
-from explainer.training_jobs import JobBoard
+from explainer.training.fine_tuning import (
+    LABELS,
+    SENTIMENT_SETS,
+    STARTS,
+    Example,
+    FineTuningRun,
+    class_probabilities,
+    classifier,
+    default_sentiment_set,
+    encode,
+    load_sentiment,
+    run_on,
+    scores_on,
+)
+from explainer.training.jobs import JobBoard
 from tests.app_harness import open_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +169,7 @@ def test_fine_tuning_tiny_gpt_zh_beats_the_untrained_classifier_on_a_trivially_s
 def tiny_budget(monkeypatch) -> None:
     """The page's runs take 4 steps per classifier (the real budget is measured by bench/live_training.py)."""
     real_run_on = run_on
-    monkeypatch.setattr("explainer.fine_tuning.run_on",
+    monkeypatch.setattr("explainer.training.fine_tuning.run_on",
                         lambda sentiment_set, tokenizer: real_run_on(sentiment_set, tokenizer, steps=4, eval_every=2))
 
 

@@ -4,11 +4,11 @@ import html
 
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from explainer.generation import attention_from_generated, generate
 from explainer.prediction import SamplingSettings, reshape
 from tests.app_harness import APP
-from streamlit.testing.v1 import AppTest
 
 PROMPT = "It is a truth universally acknowledged"
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from explainer.kept_models import KeptModels
 from explainer.models import ModelUnavailable
+from explainer.training.kept_models import KeptModels
 from tests.app_harness import open_page
 
 

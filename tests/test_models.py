@@ -14,7 +14,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer import models
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, EMBEDDED_ZH, ModelUnavailable, resolve
-from tests.browser.driver import rss_mb
+from tools.browser_driver import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,7 +177,7 @@ def test_no_remote_code_anywhere():
 
 def test_explainer_never_imports_streamlit():
     code = "import sys, explainer.analysis, explainer.attention, explainer.plots, explainer.prediction, " \
-           "explainer.loss, explainer.tokenization, explainer.training, explainer.corpus; " \
+           "explainer.loss, explainer.tokenization, explainer.training.loop, explainer.corpus; " \
            "print('streamlit' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

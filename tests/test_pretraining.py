@@ -8,12 +8,17 @@ import torch
 
 from explainer.analysis import analyze
 from explainer.corpus import shipped_prose
-from explainer.kept_models import KeptModels
-from explainer.pretraining import (
-    MAX_CORPUS_BYTES, MODEL_SIZES, ModelSize, PretrainingRun, join_token_ids, split_token_ids,
+from explainer.training.jobs import JobBoard
+from explainer.training.kept_models import KeptModels
+from explainer.training.loop import causal_loss_on
+from explainer.training.pretraining import (
+    MAX_CORPUS_BYTES,
+    MODEL_SIZES,
+    ModelSize,
+    PretrainingRun,
+    join_token_ids,
+    split_token_ids,
 )
-from explainer.training import causal_loss_on
-from explainer.training_jobs import JobBoard
 from tests.app_harness import open_page
 
 TINY = ModelSize("Test", layers=1, heads=2, dims=16, learning_rate=1e-2, context=32)
@@ -139,7 +144,7 @@ def test_a_busy_server_turns_the_second_learner_away_before_tokenizing_their_tex
     """Tokenizing a pasted corpus costs seconds and hundreds of MB: a busy server must not do it for nothing."""
     tokenized = []
     real_split = split_token_ids
-    monkeypatch.setattr("explainer.pretraining.split_token_ids",
+    monkeypatch.setattr("explainer.training.pretraining.split_token_ids",
                         lambda *args, **kwargs: tokenized.append(1) or real_split(*args, **kwargs))
     first, second = open_page("pages/pretraining.py"), open_page("pages/pretraining.py")
     press_train(first)

@@ -13,14 +13,22 @@ from explainer import corpus_zh
 from explainer.analysis import analyze
 from explainer.corpus_zh import SHIPPED_CHINESE, SOURCES, ChineseCorpus, shipped_chinese
 from explainer.i18n import translations
-from explainer.kept_models import KeptModels, data_dir
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH, load_model
-from explainer.pretraining import (
-    AUSTEN_CORPUS, CHINESE_CORPUS, OWN_CORPUS, ModelSize, PretrainingRun, chinese_share, join_token_ids,
-    sample_prompt_for, split_token_ids, tokenizer_for,
+from explainer.training.jobs import JobBoard
+from explainer.training.kept_models import KeptModels, data_dir
+from explainer.training.loop import causal_loss_on
+from explainer.training.pretraining import (
+    AUSTEN_CORPUS,
+    CHINESE_CORPUS,
+    OWN_CORPUS,
+    ModelSize,
+    PretrainingRun,
+    chinese_share,
+    join_token_ids,
+    sample_prompt_for,
+    split_token_ids,
+    tokenizer_for,
 )
-from explainer.training import causal_loss_on
-from explainer.training_jobs import JobBoard
 from tests.app_harness import open_page
 
 TINY = ModelSize("Test", layers=1, heads=2, dims=32, learning_rate=1e-2, context=32)

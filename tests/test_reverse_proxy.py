@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import TEXTAREA, VIEWPORT, _free_port, streamlit_server
+from tools.browser_driver import TEXTAREA, VIEWPORT, _free_port, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = Path("/usr/sbin/nginx")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from explainer.corpus import shipped_prose
-from explainer.pretraining import join_token_ids
-from explainer.scaling import MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, fit_power_law, load_sweep
-from explainer.training_jobs import JobBoard
+from explainer.training.jobs import JobBoard
+from explainer.training.pretraining import join_token_ids
+from explainer.training.scaling import MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, fit_power_law, load_sweep
 
 
 def test_the_fit_recovers_known_constants_from_synthetic_data():

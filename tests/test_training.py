@@ -3,7 +3,7 @@
 import torch
 from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
-from explainer.training import TrainingSettings, causal_batches, causal_loss_on, learning_rate_at, masked_batches, train
+from explainer.training.loop import TrainingSettings, causal_batches, causal_loss_on, learning_rate_at, masked_batches, train
 
 
 def _repetitive_ids(length: int) -> torch.Tensor:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from explainer.training_jobs import JobBoard, ServerBusy
+from explainer.training.jobs import JobBoard, ServerBusy
 
 
 class SpinRun:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import CHROMIUM, ROOT, SERVER_START_TIMEOUT, VIEWPORT, streamlit_server
+from tools.browser_driver import CHROMIUM, ROOT, SERVER_START_TIMEOUT, VIEWPORT, streamlit_server
 
 OUTPUT = ROOT / "test-output"
 SCREENSHOTS = OUTPUT / "screenshots"

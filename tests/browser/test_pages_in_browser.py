@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import (
+from tools.browser_driver import (
     PLOT,
     RUN_TIMEOUT,
     TEXTAREA,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser.driver import main_text_contains, screenshot, wait_for_charts, wait_until_idle
+from tools.browser_driver import main_text_contains, screenshot, wait_for_charts, wait_until_idle
 
 pytestmark = pytest.mark.browser
 

@@ -31,7 +31,7 @@ class Run(Protocol):
     title: str
     max_steps: int
 
-    def execute(self, job: "TrainingJob") -> None: ...
+    def execute(self, job: TrainingJob) -> None: ...
 
 
 class ServerBusy(RuntimeError):

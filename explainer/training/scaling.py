@@ -1,6 +1,6 @@
 """The scaling law: how the loss falls as the model grows.
 
-A *sweep* trains GPTs of several sizes (``explainer/pretraining.py``'s
+A *sweep* trains GPTs of several sizes (``explainer/training/pretraining.py``'s
 ``ModelSize``) on the same tokens with the same loop, and records each one's
 final validation loss and its loss curve. ``fit_power_law`` then fits
 
@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 
 from explainer.i18n import N_, _
-from explainer.pretraining import ModelSize
-from explainer.training import TrainingSettings, causal_batches, causal_loss_on, train
+from explainer.training.loop import TrainingSettings, causal_batches, causal_loss_on, train
+from explainer.training.pretraining import ModelSize
 
 SWEEP_FILE = Path(__file__).resolve().parent.parent / "data" / "scaling" / "sweep.json"
 

@@ -5,7 +5,7 @@ hand-written set: English in ``data/sentiment/``, Chinese in
 ``data/sentiment_zh/`` (see their READMEs for their origin). Each set goes with
 the embedded model that reads its language (``SENTIMENT_SETS``): the Austen GPT
 for English, the bilingual ``tiny-gpt-zh`` for Chinese. Two classifiers of
-that model's shape are trained with the same loop (``explainer/training.py``),
+that model's shape are trained with the same loop (``explainer/training/loop.py``),
 data, seed and settings:
 
 - *fine-tuned*: the embedded model's weights, pretrained to predict the next token;
@@ -30,7 +30,7 @@ from transformers import GPT2Config, GPT2ForSequenceClassification
 
 from explainer.i18n import N_
 from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT, EMBEDDED_ZH
-from explainer.training import BatchSampler, Evaluation, TrainingSettings, train
+from explainer.training.loop import BatchSampler, Evaluation, TrainingSettings, train
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SENTIMENT_FILE = DATA_DIR / "sentiment" / "sentences.tsv"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -36,6 +36,14 @@ TEXTAREA = ".st-key-prompt textarea"  # the sidebar's text, in any language
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PLOT = ".js-plotly-plot"
 PLOT_DRAWN = ".js-plotly-plot .main-svg"
+# Polled on a timer: a background tab gets no animation frames, so Playwright's default polling would stall.
+CHARTS_DRAWN = f"""() => {{
+    const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
+    return shown.length > 0 && shown.every(p => {{
+        const svg = p.querySelector('.main-svg');
+        return svg && svg.getBoundingClientRect().width > 0;
+    }});
+}}"""
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 """Pretraining, live: a fresh GPT learns a corpus while the class watches.
 
-The loop is the one that built the embedded model (``explainer/training.py``):
+The loop is the one that built the embedded model (``explainer/training/loop.py``):
 forward, cross-entropy loss, backpropagation, optimizer step. A run records
 the train and validation loss every ``eval_every`` steps and writes a sample
 from a fixed prompt every ``sample_every`` steps, so the class sees gibberish
@@ -26,7 +26,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer.i18n import N_, _
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
-from explainer.training import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
+from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
 MAX_CORPUS_CHARACTERS = 5_000_000
