@@ -41,7 +41,7 @@ def gpt2_small_shape(tokenizer) -> LoadedModel:
     config = GPT2Config(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257,
                         attn_implementation="eager")
     return LoadedModel(ModelSpec("random GPT-2 small shape", "causal", "benchmark only"), tokenizer,
-                       GPT2LMHeadModel(config).eval(), 0.0)
+                       GPT2LMHeadModel(config).eval())
 
 
 def text_of(tokenizer, length: int) -> tuple[str, torch.Tensor]:

@@ -40,7 +40,7 @@ def measure(model: str, tokens: int) -> dict:
         torch.manual_seed(0)
         config = BertConfig(attn_implementation="eager")  # bert-base-uncased's shape
         loaded = LoadedModel(ModelSpec("bert-base shape", "masked", "random"), loaded.tokenizer,
-                             BertForMaskedLM(config).eval(), 0.0)
+                             BertForMaskedLM(config).eval())
         loaded.model.config.max_position_embeddings = tokens
     analyze(loaded, "warm up")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

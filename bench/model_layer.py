@@ -52,9 +52,9 @@ def main() -> None:
             "validation_perplexity": metrics["validation_perplexity"],
             "weights_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 2),
             "folder_mb": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 2),
-            "load_seconds": round(median_seconds(lambda: load_model(name)), 4),
+            "load_seconds": round(median_seconds(lambda name=name: load_model(name)), 4),
             "analysis_tokens": tokens,
-            "analysis_seconds": round(median_seconds(lambda: analyze(loaded, text64)), 4),
+            "analysis_seconds": round(median_seconds(lambda loaded=loaded, text=text64: analyze(loaded, text)), 4),
         }
     save("model_layer", results)
 

@@ -7,9 +7,10 @@ intermediate, the way a learner would work it out on paper:
     s_j = q·k_j  →  s_j / √d_k  →  mask (j > i → −∞)  →  softmax  →  o = Σ_j a_j v_j
     multi-head: [o⁽⁰⁾; …; o⁽ᴴ⁻¹⁾] W_O + b_O              (H × d_k = D numbers in, D out)
 
-GPT-2 is pre-norm and causal: x = ln_1(the hidden state entering the block),
-and keys after the query are masked. BERT is post-norm and bidirectional:
-x = the hidden state entering the layer, and nothing is masked.
+What x is, how q and k learn positions and what W_O is are the family's
+(``explainer/architectures.py``): GPT-2 is pre-norm and causal, x = ln_1(h);
+BERT is post-norm and bidirectional, x = h, and nothing is masked; Llama-style
+models are causal, x = RMSNorm(h), and q and k are rotated by position.
 Shapes: T = tokens, D = hidden size, H = heads, d_k = D / H.
 """
 
@@ -27,7 +28,6 @@ from explainer.i18n import N_, _
 from explainer.models import LoadedModel
 
 MASKED_TEXT = N_("−∞ (masked)")  # shown translated: ``_(MASKED_TEXT)``
-PROJECTIONS = {"gpt2": "attn.c_proj", "bert": "attention.output.dense"}  # W_O in each architecture
 
 
 @dataclass
@@ -65,37 +65,35 @@ class AttentionSteps:
         return np.isneginf(self.masked)
 
 
-def check_supported(model) -> None:
-    """Raise ``ValueError`` (a message for the user) unless the model is a GPT-2 or BERT with 1/√d_k scaling."""
-    config = model.config
-    standard_gpt2 = config.model_type == "gpt2" and config.scale_attn_weights and not config.scale_attn_by_inverse_layer_idx
-    if not (standard_gpt2 or config.model_type == "bert"):
-        raise ValueError(
-            _("The step-by-step view supports GPT-2 and BERT architectures; this model is “{kind}”. "
-              "Choose tiny-gpt-austen or tiny-bert-austen in the sidebar.").format(kind=config.model_type)
-        )
+def check_supported(loaded: LoadedModel) -> None:
+    """Raise ``ValueError`` (a message for the user) unless the model's adapter can recompute its attention."""
+    problem = loaded.architecture.attention_steps_problem()
+    if problem:
+        raise ValueError(problem)
 
 
 def show_work(loaded: LoadedModel, analysis: Analysis, layer: int, head: int, query: int) -> AttentionSteps:
     """Recompute ``layer``'s attention for the token at ``query`` and return every step of ``head``.
 
-    Raises ``ValueError`` for architectures other than GPT-2 and BERT.
+    Raises ``ValueError`` for architectures whose adapter cannot (see ``check_supported``).
     """
-    check_supported(loaded.model)
-    causal = loaded.model.config.model_type == "gpt2"
+    check_supported(loaded)
+    architecture = loaded.architecture
+    causal = architecture.causal
     with torch.no_grad():
-        q, k, v = _queries_keys_values(loaded.model, analysis, layer)  # (H, T, d_k) each
+        hidden = torch.tensor(analysis.hidden_states[layer])  # (T, D): the hidden state entering the layer
+        q, k, v = architecture.queries_keys_values(loaded.model, hidden, layer)  # (H, T, d_k) each
         per_head = [_attend(q[h, query], k[h], v[h], query, causal) for h in range(q.shape[0])]
         head_outputs = torch.stack([output for *_, output in per_head])  # (H, d_k)
         concatenated = head_outputs.reshape(-1)  # (D,) head 0 first, as the model joins them
-        projected = _output_projection(loaded.model, layer)(concatenated)  # (D,)
+        projected = architecture.output_projection(loaded.model, layer)(concatenated)  # (D,)
     scores, scaled, masked, weights, output = per_head[head]
     return AttentionSteps(
         layer=layer,
         head=head,
         query=query,
         causal=causal,
-        projection=PROJECTIONS[loaded.model.config.model_type],
+        projection=architecture.output_projection_name,
         q=q[head, query].numpy(),
         keys=k[head].numpy(),
         values=v[head].numpy(),
@@ -108,26 +106,6 @@ def show_work(loaded: LoadedModel, analysis: Analysis, layer: int, head: int, qu
         concatenated=concatenated.numpy(),
         projected=projected.numpy(),
     )
-
-
-def _queries_keys_values(model, analysis: Analysis, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Q, K and V of every token in every head of ``layer``, from the model's own weights: (H, T, d_k) each."""
-    hidden = torch.tensor(analysis.hidden_states[layer])  # (T, D): the hidden state entering the layer
-    if model.config.model_type == "gpt2":
-        block = model.transformer.h[layer]
-        q, k, v = block.attn.c_attn(block.ln_1(hidden)).split(model.config.n_embd, dim=-1)  # (T, D) each
-    else:
-        attention = model.bert.encoder.layer[layer].attention.self
-        q, k, v = attention.query(hidden), attention.key(hidden), attention.value(hidden)  # (T, D) each
-    heads = model.config.num_attention_heads
-    return tuple(t.view(len(hidden), heads, -1).transpose(0, 1) for t in (q, k, v))  # (H, T, d_k) each
-
-
-def _output_projection(model, layer: int) -> torch.nn.Module:
-    """W_O of ``layer``: the linear map from the concatenated heads (D,) back to the hidden size (D,)."""
-    if model.config.model_type == "gpt2":
-        return model.transformer.h[layer].attn.c_proj
-    return model.bert.encoder.layer[layer].attention.output.dense
 
 
 def _attend(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, query: int, causal: bool):

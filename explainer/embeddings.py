@@ -22,9 +22,7 @@ import torch
 from explainer.analysis import Analysis
 from explainer.i18n import N_
 from explainer.models import LoadedModel
-from explainer.prediction import token_label
-
-TABLE_MODELS = ("gpt2", "bert")  # model types whose position table this module can read
+from explainer.tokenization import token_label
 
 
 @dataclass
@@ -37,49 +35,28 @@ class Embeddings:
     block_input_name: str  # how block_input is made, e.g. "token + position" (English; shown with ``_()``)
 
 
-def position_scheme(loaded: LoadedModel) -> str:
-    """How the model knows word order: 'learned' (a position table added to the input, as in GPT-2 and BERT),
-    'rotary' (queries and keys rotated by position in every layer, as in Llama) or 'other'."""
-    config = loaded.model.config
-    if config.model_type in TABLE_MODELS:
-        return "learned"
-    return "rotary" if getattr(config, "rope_parameters", None) else "other"
-
-
 def position_table(loaded: LoadedModel) -> np.ndarray | None:
-    """Return the learned position-embedding table (P, D), or None when the model has none this module can read."""
-    model, model_type = loaded.model, loaded.model.config.model_type
-    if model_type == "gpt2":
-        return model.transformer.wpe.weight.detach().numpy()  # (P, D)
-    if model_type == "bert":
-        return model.bert.embeddings.position_embeddings.weight.detach().numpy()  # (P, D)
-    return None
+    """Return the learned position-embedding table (P, D), or None when the model has none."""
+    table = loaded.architecture.position_table(loaded.model)
+    return None if table is None else table.weight.detach().numpy()
 
 
 def embed(loaded: LoadedModel, analysis: Analysis) -> Embeddings:
     """Rebuild the input of block 0 from its parts for the analysed text.
 
     GPT-2: token + position. BERT: LayerNorm(word + position + token type 0).
-    Other models: the token embedding and, as block input, the model's own
-    ``hidden_states[0]`` (for Llama-style models the two are the same vector).
+    Llama-style models: the token embedding alone. Families without an adapter:
+    the token embedding and, as block input, the model's own ``hidden_states[0]``.
     """
-    model, model_type = loaded.model, loaded.model.config.model_type
+    model = loaded.model
     ids = torch.tensor(analysis.tokens.ids)  # (T,)
-    positions = torch.arange(len(ids))  # (T,)
     with torch.no_grad():
-        if model_type == "gpt2":
-            token = model.transformer.wte(ids)  # (T, D)
-            position = model.transformer.wpe(positions)  # (T, D)
-            return Embeddings(token.numpy(), position.numpy(), (token + position).numpy(), N_("token + position"))
-        if model_type == "bert":
-            parts = model.bert.embeddings
-            token = parts.word_embeddings(ids)  # (T, D)
-            position = parts.position_embeddings(positions)  # (T, D)
-            token_type = parts.token_type_embeddings(torch.zeros_like(ids))  # (T, D), all rows of type 0
-            block_input = parts.LayerNorm(token + position + token_type)  # (T, D)
-            return Embeddings(token.numpy(), position.numpy(), block_input.numpy(), N_("LayerNorm(token + position + type)"))
-        token = model.get_input_embeddings()(ids)  # (T, D)
-    return Embeddings(token.numpy(), None, analysis.hidden_states[0], N_("the model's own embedding layer"))
+        parts = loaded.architecture.input_parts(model, ids)
+        if parts is None:
+            token = loaded.architecture.token_table(model)(ids)  # (T, D)
+            return Embeddings(token.numpy(), None, analysis.hidden_states[0], N_("the model's own embedding layer"))
+    position = None if parts.position is None else parts.position.numpy()
+    return Embeddings(parts.token.numpy(), position, parts.block_input.numpy(), parts.name)
 
 
 def vectors_table(parts: dict[str, np.ndarray], labels: list[str] | None = None, offset: int = 0) -> pd.DataFrame:
@@ -170,7 +147,7 @@ class TokenMap:
 
 def token_map(loaded: LoadedModel, analysis: Analysis, words: list[WordToken]) -> TokenMap:
     """Place the text's distinct tokens and the learner's words (their token-embedding rows) on a 2D PCA map."""
-    table = loaded.model.get_input_embeddings().weight.detach()  # (V, D)
+    table = loaded.architecture.token_table(loaded.model).weight.detach()  # (V, D)
     ids, labels, groups = [], [], []
     for token_id, group in [(i, "your text") for i in analysis.tokens.ids] + [(w.token_id, "your words") for w in words]:
         if token_id not in ids:

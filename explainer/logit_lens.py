@@ -27,9 +27,7 @@ import torch
 
 from explainer.analysis import Analysis
 from explainer.models import LoadedModel
-from explainer.prediction import token_label
-
-FINAL_NORMS = ("ln_f", "norm")  # the final norm's name: GPT-2; Llama, SmolLM2, Qwen, Mistral
+from explainer.tokenization import token_label
 
 
 @dataclass
@@ -49,32 +47,24 @@ class LogitLens:
         return ["embeddings"] + [f"after layer {layer}" for layer in range(len(self.top_ids) - 1)]
 
 
-def _readout(model) -> tuple[torch.nn.Module | None, torch.nn.Module] | None:
-    """Return (final norm or None, output head) for the lens, or None when this module doesn't know the model."""
-    if model.config.model_type == "bert":
-        return None, model.cls  # transform (dense + GELU + LayerNorm) then the decoder to V scores
-    norm = next((getattr(model.base_model, name) for name in FINAL_NORMS if hasattr(model.base_model, name)), None)
-    return (norm, model.get_output_embeddings()) if norm is not None else None
-
-
 def layer_logits(loaded: LoadedModel, analysis: Analysis, row: int) -> torch.Tensor:
     """Return the logits (T, V) read out of the residual stream ``analysis.hidden_states[row]``
     (0 = the embeddings, L = after the last block)."""
-    norm, head = _readout(loaded.model)
+    readout = loaded.architecture.readout(loaded.model)
     stream = torch.tensor(analysis.hidden_states[row])  # (T, D), a copy: the cached analysis is read-only
-    last_row = len(analysis.hidden_states) - 1
+    already_normed = readout.last_state_normed and row == len(analysis.hidden_states) - 1
     with torch.no_grad():
-        if norm is not None and row < last_row:  # hidden_states[L] is already after the final norm
-            stream = norm(stream)
-        return head(stream)  # (T, V)
+        if readout.final_norm is not None and not already_normed:
+            stream = readout.final_norm(stream)
+        return readout.head(stream)  # (T, V)
 
 
 def logit_lens(loaded: LoadedModel, analysis: Analysis) -> LogitLens | None:
     """Decode the residual stream after every layer of ``analysis`` with the model's final norm and head.
 
-    Returns None for architectures whose final norm this module does not know.
+    Returns None for architectures whose final norm and head the adapters do not know.
     """
-    if _readout(loaded.model) is None:
+    if loaded.architecture.readout(loaded.model) is None:
         return None
     final_ids = torch.tensor(analysis.top_ids)  # (T,)
     top_ids, top_probabilities, final_probabilities = [], [], []

@@ -18,10 +18,8 @@ import json
 import os
 import re
 import socket
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlparse
 
 import torch
@@ -30,6 +28,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
+from explainer.architectures import Architecture, ModelKind, UnknownArchitecture, architecture_of
 from explainer.i18n import N_, _
 
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -44,9 +43,6 @@ CPU_MAX_PARAMETERS = 1_000_000_000  # 4 GB of fp32 weights: Qwen2.5-0.5B fits, a
 GPU_MAX_PARAMETERS = 4_000_000_000
 HUB_FILES = ["config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
              "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "*.model"]  # never *.bin
-
-ModelKind = Literal["causal", "masked"]
-
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -89,10 +85,14 @@ class ModelUnavailable(ValueError):
 class LoadedModel:
     """A tokenizer and model ready for analysis (eval mode, fp32, eager attention)."""
 
-    spec: ModelSpec
+    spec: ModelSpec  # its kind is the architecture's
     tokenizer: object  # a transformers PreTrainedTokenizerFast
     model: PreTrainedModel
-    load_seconds: float
+
+    @property
+    def architecture(self) -> Architecture:
+        """What the stages need to know about the model's family (tables, q/k/v, W_O, final norm, head)."""
+        return architecture_of(self.model.config)
 
     @property
     def context_length(self) -> int:
@@ -169,7 +169,6 @@ def load_model(name: str, registry_only: bool = False) -> LoadedModel:
     is not a causal or masked language model.
     """
     spec = resolve(name, registry_only)
-    started = time.perf_counter()
     if spec.embedded:
         folder = Path(spec.source)
     else:
@@ -185,9 +184,10 @@ def load_model(name: str, registry_only: bool = False) -> LoadedModel:
             try:
                 folder = _hub_snapshot(spec.name, local_files_only=False)
             except OSError:
-                raise ModelUnavailable(_("`{name}` could not be downloaded from the Hugging Face hub.").format(name=spec.name)) from None
+                raise ModelUnavailable(
+                    _("`{name}` could not be downloaded from the Hugging Face hub.").format(name=spec.name)) from None
     tokenizer, model, kind = from_folder(spec, folder)
-    return LoadedModel(replace(spec, kind=kind), tokenizer, model, time.perf_counter() - started)
+    return LoadedModel(replace(spec, kind=kind), tokenizer, model)
 
 
 def load_tokenizer(name: str):
@@ -223,7 +223,7 @@ def _checked_config(repo_id: str, folder: Path):
         raise ModelUnavailable(_("`{name}` needs its own code from the hub (trust_remote_code), which this app "
                                  "never runs. Choose a model that transformers supports as it is.").format(name=repo_id))
     config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    kind = _kind_from_config(config)
+    kind = _kind_of(config)
     with torch.device("meta"):  # builds the model's shape without allocating a single weight
         shape = (AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM).from_config(config)
     parameters = sum(p.numel() for p in shape.parameters())
@@ -239,7 +239,7 @@ def _checked_config(repo_id: str, folder: Path):
 def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel, ModelKind]:
     """The one place that calls ``from_pretrained``, on a folder: safetensors only, no remote code."""
     common = {"local_files_only": True, "trust_remote_code": False}
-    kind = spec.kind if spec.name in REGISTRY else _kind_from_config(AutoConfig.from_pretrained(folder, **common))
+    kind = _kind_of(AutoConfig.from_pretrained(folder, **common))
     model_class = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
     model = model_class.from_pretrained(
         folder, dtype=torch.float32, attn_implementation="eager", use_safetensors=True, **common
@@ -249,11 +249,9 @@ def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel,
     return tokenizer, model, kind
 
 
-def _kind_from_config(config) -> ModelKind:
-    architectures = " ".join(config.architectures or [])
-    if "MaskedLM" in architectures:
-        return "masked"
-    if "CausalLM" in architectures or "LMHeadModel" in architectures:
-        return "causal"
-    raise ModelUnavailable(_("This app explains language models; `{architectures}` is not one.").format(
-        architectures=architectures or "unknown"))
+def _kind_of(config) -> ModelKind:
+    """'causal' or 'masked', as the model's architecture says; ``ModelUnavailable`` for anything else."""
+    try:
+        return architecture_of(config).kind
+    except UnknownArchitecture as error:
+        raise ModelUnavailable(str(error)) from None

@@ -24,8 +24,10 @@ def step(number: int, title: str, formula: str, explanation: str):
 
 page_header(_("Attention, step by step"), _("How does one head turn one token's query into a mix of the other tokens?"))
 analysis = page_analysis()
+model = cached_model(analysis.model_name)
+architecture = model.architecture
 try:
-    attention_steps.check_supported(cached_model(analysis.model_name).model)
+    attention_steps.check_supported(model)
 except ValueError as unsupported:
     st.info(str(unsupported), icon=":material/info:")
     st.stop()
@@ -50,11 +52,7 @@ else:
 
 with step(1, _("Query and keys"), r"\begin{aligned} q &= x_i W_Q \\ k_j &= x_j W_K \\ v_j &= x_j W_V \end{aligned}",
           _("Each token's vector x is multiplied by three learned matrices. Head {head} keeps its own slice: "
-            "d_k = {d_k} numbers per vector. Here x is the hidden state entering the block after ln_1 "
-            "(GPT-2 normalises first).").format(head=head, d_k=d_k) if steps.causal else
-          _("Each token's vector x is multiplied by three learned matrices. Head {head} keeps its own slice: "
-            "d_k = {d_k} numbers per vector. Here x is the hidden state entering the layer "
-            "(BERT normalises after attention).").format(head=head, d_k=d_k)):
+            "d_k = {d_k} numbers per vector. {what_x_is}").format(head=head, d_k=d_k, what_x_is=_(architecture.attention_input))):
     vectors = attention_steps.query_and_keys(steps, tokens)
     chart(plots.vector_strip(vectors, _("q (top row) and the {n} keys k_j").format(n=len(tokens)), 1), vectors,
           "steps_query_keys")

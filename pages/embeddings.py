@@ -3,17 +3,12 @@
 import streamlit as st
 
 from explainer import embeddings, plots
-from explainer.attention import window_bounds
 from explainer.i18n import N_, _, labelled
-from pages.shared import cached_model, chart, page_analysis, page_header
+from pages.shared import cached_model, chart, page_analysis, page_header, token_window
 
 WINDOW = 40  # tokens shown at a time in the strips and the similarity map
 DEFAULT_WORDS = {  # the map's extra words; the embedded models read English, so Chinese pages suggest English too
     "en": "he, she, him, her, mother, father, sister, brother, one, two, three, four, happy, sad, London, Bath",
-}
-FORMULAS = {
-    "gpt2": r"x_t = E[\mathrm{id}_t] + P[t]",
-    "bert": r"x_t = \mathrm{LayerNorm}\big(E[\mathrm{id}_t] + P[t] + S[0]\big)",
 }
 NO_TABLE = {
     "rotary": N_("This model has no position-embedding table; it encodes positions by rotating Q and K "
@@ -28,15 +23,15 @@ page_header(_("Embeddings and positions"),
 analysis = page_analysis()
 model = cached_model(analysis.model_name)
 parts = embeddings.embed(model, analysis)
-scheme = embeddings.position_scheme(model)
+architecture = model.architecture
+scheme = architecture.position_scheme
 table = embeddings.position_table(model)  # (P, D) or None
 dimensions = parts.token.shape[1]
 
-model_type = model.model.config.model_type
 formula, explanation = st.columns([2, 3])
 with formula:
-    if model_type in FORMULAS or scheme == "rotary":
-        st.latex(FORMULAS.get(model_type, r"x_t = E[\mathrm{id}_t]"))
+    if architecture.input_formula:
+        st.latex(architecture.input_formula)
 with explanation:
     paragraphs = [_(
         "The model keeps a table **E** with one row of **{n} numbers** for every token of its vocabulary: "
@@ -46,26 +41,19 @@ with explanation:
     if table is not None:
         paragraphs.append(_("A second learned table **P** has one row per position (the *position embedding*), so the "
                             "same word at two places gets two different vectors."))
-    if model_type == "bert":
-        paragraphs.append(_("BERT also adds **S[0]**, the vector of the *token type* (sentence A; 0 for a single text), "
-                            "and normalises the sum with a LayerNorm."))
+    if architecture.input_note:
+        paragraphs.append(_(architecture.input_note))
     st.markdown("\n\n".join(paragraphs))
 if table is None:
     st.info(_(NO_TABLE[scheme]), icon=":material/rotate_right:")
 metrics = st.columns(3)
 metrics[0].metric(_("Numbers per vector (D)"), f"{dimensions}")
-metrics[1].metric(_("Token table E"), f"{model.model.get_input_embeddings().weight.shape[0]:,} × {dimensions}")
+metrics[1].metric(_("Token table E"), f"{architecture.token_table(model.model).weight.shape[0]:,} × {dimensions}")
 metrics[2].metric(_("Position table P"), _("none") if table is None else f"{table.shape[0]:,} × {dimensions}")
 
 st.subheader(_("Each token's vectors"))
 tokens = analysis.tokens.display
-start = 0
-if len(tokens) > WINDOW:
-    start = st.slider(_("First token shown"), 0, len(tokens) - WINDOW, 0,
-                      help=_("Long texts are shown {n} tokens at a time.").format(n=WINDOW))
-    st.info(_("Showing tokens {first}–{last} of {n}. Move the slider to see others.").format(
-        first=start, last=start + WINDOW - 1, n=len(tokens)))
-begin, end = window_bounds(len(tokens), start, WINDOW)
+begin, end = token_window(len(tokens), WINDOW)
 strips = {"token embedding E[id]": parts.token[begin:end]}  # English names: the CSV's "part" column
 shown_names = [_("token embedding E[id]")]
 if parts.position is not None:
@@ -79,7 +67,7 @@ st.caption(
     _("One row per token, one column per dimension, and a column is the same dimension in every panel: red is "
       "positive, blue negative (each panel has its own scale). A token that appears twice has the same token row "
       "both times; only its position row tells the two apart. BERT normalises the sum, so its last panel is on a "
-      "different scale.") if model_type == "bert" else
+      "different scale.") if architecture.input_normalised else
     _("One row per token, one column per dimension, and a column is the same dimension in every panel: red is "
       "positive, blue negative (each panel has its own scale). A token that appears twice has the same token row "
       "both times; only its position row tells the two apart.")

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, OPTConfig, OPTForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from explainer.models import ALLOWLIST_VARIABLE, LoadedModel, ModelSpec, load_model
 from pages.shared import OTHER_MODEL
@@ -58,4 +58,23 @@ def tiny_llama(tokenizer) -> LoadedModel:
                          attn_implementation="eager")
     torch.manual_seed(0)
     return LoadedModel(ModelSpec(TINY_LLAMA, "causal", "tiny random Llama for tests"), tokenizer,
-                       LlamaForCausalLM(config).eval(), 0.0)
+                       LlamaForCausalLM(config).eval())
+
+
+def tiny_qwen(tokenizer) -> LoadedModel:
+    """A randomly initialised two-layer Qwen2: biased q, k, v and four query heads sharing two key/value heads."""
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                         attn_implementation="eager")
+    torch.manual_seed(0)
+    return LoadedModel(ModelSpec("test/tiny-qwen2", "causal", "tiny random Qwen2 for tests"), tokenizer,
+                       Qwen2ForCausalLM(config).eval())
+
+
+def tiny_opt(tokenizer) -> LoadedModel:
+    """A randomly initialised one-layer OPT: a family without an adapter in explainer/architectures.py."""
+    config = OPTConfig(vocab_size=len(tokenizer), hidden_size=16, ffn_dim=32, num_hidden_layers=1,
+                       num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=16,
+                       attn_implementation="eager", architectures=["OPTForCausalLM"])
+    torch.manual_seed(0)
+    return LoadedModel(ModelSpec("test/tiny-opt", "causal", "tiny random OPT"), tokenizer, OPTForCausalLM(config).eval())

@@ -119,7 +119,7 @@ def test_masked_scoring_never_makes_a_tokens_squared_by_vocabulary_tensor(bert):
                         intermediate_size=32, max_position_embeddings=512)
     torch.manual_seed(0)
     model = BertForMaskedLM(config).eval()
-    wide = LoadedModel(ModelSpec("test/wide-bert", "masked", "random"), bert.tokenizer, model, 0.0)
+    wide = LoadedModel(ModelSpec("test/wide-bert", "masked", "random"), bert.tokenizer, model)
     largest_output = []
     model.get_output_embeddings().register_forward_hook(lambda module, inputs, out: largest_output.append(out.numel()))
     analysis = analyze(wide, "the family " * 400)

@@ -10,40 +10,48 @@ from streamlit.testing.v1 import AppTest
 from explainer import plots
 from explainer.analysis import analyze
 from explainer.attention_steps import MASKED_TEXT, key_table, multi_head_table, query_and_keys, show_work, values_and_output
-from tests.app_harness import open_page, open_with_model, tiny_llama
+from tests.app_harness import open_page, open_with_model, tiny_llama, tiny_opt, tiny_qwen
 
 TEXT = "It is a truth universally acknowledged, that a single man"
 BERT_TEXT = "She was the [MASK] of the family, and everybody knew it."
 CASES = [(0, 0, 0), (1, 2, 5), (-1, -1, -1), (2, 1, -3)]  # (layer, head, query); negative = from the end
 
 
+@pytest.fixture(scope="module")
+def llama(gpt):
+    return tiny_llama(gpt.tokenizer)
+
+
+@pytest.fixture(scope="module")
+def qwen(gpt):
+    return tiny_qwen(gpt.tokenizer)
+
+
+FAMILIES = ["gpt", "bert", "llama", "qwen"]  # GPT-2, BERT, and Llama-style with and without shared key/value heads
+
+
 def worked(request, name, layer, head, query):
     """The model, its analysis and the steps of one case (negative indices count from the end)."""
     loaded = request.getfixturevalue(name)
-    analysis = analyze(loaded, TEXT if name == "gpt" else BERT_TEXT)
+    analysis = analyze(loaded, BERT_TEXT if name == "bert" else TEXT)
     layer, head, query = layer % analysis.layer_count, head % analysis.head_count, query % len(analysis.tokens)
     return loaded, analysis, show_work(loaded, analysis, layer, head, query)
 
 
 def attention_module_output(loaded, ids, layer) -> torch.Tensor:
-    """The model's own attention output (T, D) in ``layer``, W_O included, captured by a forward hook."""
-    model = loaded.model
-    if model.config.model_type == "gpt2":
-        module = model.transformer.h[layer].attn  # returns (c_proj output, weights)
-    else:
-        module = model.bert.encoder.layer[layer].attention.output.dense  # W_O, before the residual and LayerNorm
+    """The output (T, D) of W_O in ``layer`` during the model's own forward pass, captured by a forward hook."""
     captured = []
+    module = loaded.architecture.output_projection(loaded.model, layer)
     handle = module.register_forward_hook(lambda _, __, output: captured.append(output))
     try:
         with torch.no_grad():
-            model(input_ids=torch.tensor([ids]))
+            loaded.model(input_ids=torch.tensor([ids]))
     finally:
         handle.remove()
-    output = captured[0]
-    return (output[0] if isinstance(output, tuple) else output)[0]
+    return captured[0][0]
 
 
-@pytest.mark.parametrize("name", ["gpt", "bert"])
+@pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize("layer,head,query", CASES)
 def test_the_weights_are_the_attention_pages_heatmap_row(request, name, layer, head, query):
     _, analysis, steps = worked(request, name, layer, head, query)
@@ -51,7 +59,7 @@ def test_the_weights_are_the_attention_pages_heatmap_row(request, name, layer, h
     assert steps.weights.sum() == pytest.approx(1.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("name", ["gpt", "bert"])
+@pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize("layer,head,query", CASES)
 def test_the_projected_output_is_the_attention_modules_own(request, name, layer, head, query):
     loaded, analysis, steps = worked(request, name, layer, head, query)
@@ -59,7 +67,7 @@ def test_the_projected_output_is_the_attention_modules_own(request, name, layer,
     np.testing.assert_allclose(steps.projected, expected.numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["gpt", "bert"])
+@pytest.mark.parametrize("name", FAMILIES)
 def test_each_step_follows_from_the_one_before(request, name):
     loaded, analysis, steps = worked(request, name, 2, 1, 4)
     config = loaded.model.config
@@ -118,13 +126,13 @@ def test_token_text_reaches_the_figures_escaped(gpt):
 
 
 def test_other_architectures_get_a_message_not_a_crash(gpt, monkeypatch):
-    loaded = tiny_llama(gpt.tokenizer)
-    with pytest.raises(ValueError, match="step-by-step view supports GPT-2 and BERT architectures"):
+    loaded = tiny_opt(gpt.tokenizer)
+    with pytest.raises(ValueError, match="step-by-step view supports GPT-2, BERT and Llama-style"):
         show_work(loaded, analyze(loaded, TEXT), 0, 0, 0)
 
     app = open_with_model(monkeypatch, loaded, "pages/attention_steps.py", TEXT)
     assert not app.exception and not app.error
-    assert any("step-by-step view supports GPT-2 and BERT architectures" in i.value for i in app.info)
+    assert any("step-by-step view supports GPT-2, BERT and Llama-style" in i.value for i in app.info)
     assert not [s for s in app.selectbox if s.label == "Layer"]
 
 

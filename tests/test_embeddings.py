@@ -50,13 +50,13 @@ def test_position_tables_are_the_models(gpt, bert):
     bert_table = bert.model.bert.embeddings.position_embeddings.weight.detach().numpy()
     np.testing.assert_array_equal(embeddings.position_table(bert), bert_table)
     assert embeddings.position_table(gpt).shape[0] == gpt.context_length
-    assert embeddings.position_scheme(gpt) == embeddings.position_scheme(bert) == "learned"
+    assert gpt.architecture.position_scheme == bert.architecture.position_scheme == "learned"
 
 
 def test_a_rotary_model_has_no_position_table(llama):
     analysis = analyze(llama, PROMPT)
     parts = embeddings.embed(llama, analysis)
-    assert embeddings.position_scheme(llama) == "rotary"
+    assert llama.architecture.position_scheme == "rotary"
     assert embeddings.position_table(llama) is None
     assert parts.position is None
     token_rows = llama.model.model.embed_tokens.weight.detach()[analysis.tokens.ids].numpy()

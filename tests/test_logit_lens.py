@@ -3,13 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from transformers import OPTConfig, OPTForCausalLM
 
 from explainer.analysis import analyze
 from explainer.logit_lens import layer_logits, lens_table, logit_lens
-from explainer.models import LoadedModel, ModelSpec
-from explainer.prediction import token_label
-from tests.app_harness import open_page, open_with_model, tiny_llama
+from explainer.tokenization import token_label
+from tests.app_harness import open_page, open_with_model, tiny_llama, tiny_opt
 
 PROMPT = "It is a truth universally acknowledged, that a single man"
 MASKED_PROMPT = "She was the [MASK] of the family."
@@ -102,11 +100,7 @@ def test_a_rotary_llama_is_read_through_its_final_norm(gpt):
 
 
 def test_an_unknown_architecture_gives_none(gpt):
-    config = OPTConfig(vocab_size=len(gpt.tokenizer), hidden_size=16, ffn_dim=32, num_hidden_layers=1,
-                       num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=16,
-                       attn_implementation="eager")
-    opt = LoadedModel(ModelSpec("test/tiny-opt", "causal", "tiny random OPT"), gpt.tokenizer,
-                      OPTForCausalLM(config).eval(), 0.0)
+    opt = tiny_opt(gpt.tokenizer)
     assert logit_lens(opt, analyze(opt, PROMPT)) is None
 
 

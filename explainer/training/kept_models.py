@@ -30,7 +30,7 @@ from explainer.models import LoadedModel, ModelSpec, ModelUnavailable, from_fold
 
 KEPT_PREFIX = "trained:"
 DATA_DIR_VARIABLE = "EXPLAINER_DATA_DIR"
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".cache" / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".cache" / "data"
 MAX_KEPT = 8
 MAX_KEPT_PER_OWNER = 3
 LOADED_AT_ONCE = 4  # kept models held in memory; the others wait on disk
@@ -78,7 +78,7 @@ class KeptModels:
         model.eval()
         record = KeptRecord(f"{KEPT_PREFIX}{secrets.token_hex(8)}", title, owner, time.time(), training)
         self._save(record, tokenizer, model)
-        loaded = LoadedModel(ModelSpec(record.name, "causal", title), tokenizer, model, 0.0)
+        loaded = LoadedModel(ModelSpec(record.name, "causal", title), tokenizer, model)
         with self._lock:
             self._remember(loaded)
             self._forget_beyond_the_bounds(owner)
@@ -96,7 +96,7 @@ class KeptModels:
                                      "models ({per_learner} per learner), and it was not among them.").format(
                 name=name, total=self.max_total, per_learner=self.max_per_owner))
         tokenizer, model, __ = from_folder(ModelSpec(name, "causal", record.title), self._path(name))
-        loaded = LoadedModel(ModelSpec(name, "causal", record.title), tokenizer, model, 0.0)
+        loaded = LoadedModel(ModelSpec(name, "causal", record.title), tokenizer, model)
         with self._lock:
             self._remember(loaded)
         return loaded
