@@ -18,6 +18,7 @@ import torch
 from bertviz import head_view, model_view
 
 from explainer.analysis import Analysis
+from explainer.tokenization import window_bounds
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 BERTVIZ_MAX_TOKENS = 64  # BertViz draws every line in SVG; beyond this it gets slow and unreadable
@@ -38,12 +39,6 @@ def mean_over_heads(analysis: Analysis, layer: int) -> np.ndarray:
 def is_causal(analysis: Analysis) -> bool:
     """Causal (GPT) models mask the future: weights above the diagonal are exactly 0."""
     return analysis.kind == "causal"
-
-
-def window_bounds(token_count: int, start: int, size: int) -> tuple[int, int]:
-    """Return a valid [start, end) window of at most ``size`` tokens."""
-    start = max(0, min(start, max(0, token_count - size)))
-    return start, min(token_count, start + size)
 
 
 def weights_table(analysis: Analysis, layer: int, head: int | None) -> pd.DataFrame:

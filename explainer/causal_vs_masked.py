@@ -17,8 +17,7 @@ from explainer.analysis import Analysis
 from explainer.attention import head_weights, mean_over_heads
 from explainer.i18n import _
 from explainer.models import LoadedModel
-from explainer.prediction import token_label
-from explainer.tokenization import clean_text, tokenize
+from explainer.tokenization import clean_text, token_label, tokenize
 
 MASK = "[MASK]"
 
@@ -48,7 +47,8 @@ def fill_mask(loaded: LoadedModel, text: str, k: int) -> pd.DataFrame:
     tokens = tokenize(loaded.tokenizer, clean_text(text), max_tokens=loaded.context_length)
     positions = [t for t, i in enumerate(tokens.ids) if i == loaded.tokenizer.mask_token_id]  # M positions
     if not positions:
-        raise ValueError(_("There is no {mask} in this text. Write {mask}, in capitals, where a word is missing.").format(mask=MASK))
+        raise ValueError(
+            _("There is no {mask} in this text. Write {mask}, in capitals, where a word is missing.").format(mask=MASK))
     with torch.no_grad():
         logits = loaded.model(input_ids=torch.tensor([tokens.ids])).logits[0, positions]  # (M, V)
     probabilities, ids = torch.softmax(logits.float(), dim=-1).topk(k, dim=-1)  # (M, k) each

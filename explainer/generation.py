@@ -3,6 +3,13 @@
 Every strategy runs through ``model.generate`` itself (greedy, sampling with
 temperature/top-k/top-p, beam search), and each step keeps the distribution
 the token was chosen from, so what the page shows is what the library did.
+
+Sampling draws from a private ``torch.Generator`` seeded by the learner, never
+from torch's global one: every session of a server is a thread, and training
+runs draw random numbers too, so the global generator's state is anyone's.
+``generate(do_sample=True)`` would draw from it; instead the last logits
+processor (``SeededDraw``) draws the token and leaves only it, and the
+library's greedy step takes it.
 """
 
 from __future__ import annotations
@@ -12,11 +19,12 @@ from typing import Literal
 
 import numpy as np
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from explainer.i18n import _
 from explainer.models import LoadedModel
-from explainer.prediction import SamplingSettings, token_label
-from explainer.tokenization import clean_text
+from explainer.prediction import SamplingSettings
+from explainer.tokenization import clean_text, token_label
 
 Strategy = Literal["greedy", "sample", "beam"]
 TOP_SHOWN = 10
@@ -51,12 +59,40 @@ class Generation:
         return self.prompt_ids + self.generated_ids
 
 
+class SeededDraw(LogitsProcessor):
+    """The last logits processor of a sampling run: draw the next token with a private generator.
+
+    It receives the scores after temperature, top-k and top-p (B, V), keeps their
+    softmax in ``distributions`` (one (B, V) tensor per step), draws one token per
+    row from it with ``generator``, and returns scores that are −inf everywhere
+    but at the drawn token, so ``generate``'s greedy step picks exactly that draw.
+    """
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+        self.distributions: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.softmax(scores.float(), dim=-1)  # (B, V)
+        self.distributions.append(probabilities)
+        drawn = torch.multinomial(probabilities, 1, generator=self.generator)  # (B, 1)
+        return torch.full_like(scores, float("-inf")).scatter_(1, drawn, 0.0)  # (B, V)
+
+
+def sampling_options(settings: SamplingSettings, seed: int) -> tuple[dict, SeededDraw]:
+    """Keyword arguments that make ``model.generate`` sample with ``settings`` from a generator seeded with
+    ``seed``, and the ``SeededDraw`` that will hold each step's distribution."""
+    draw = SeededDraw(torch.Generator().manual_seed(seed))
+    processors = LogitsProcessorList([*settings.processors(), draw])  # generate's own warpers, in its order
+    return {"do_sample": False, "num_beams": 1, "logits_processor": processors}, draw
+
+
 def generate(
     loaded: LoadedModel,
     prompt: str,
     new_tokens: int,
     strategy: Strategy = "greedy",
-    settings: SamplingSettings = SamplingSettings(),
+    settings: SamplingSettings | None = None,
     seed: int = 0,
     beams: int = 3,
 ) -> Generation:
@@ -76,12 +112,11 @@ def generate(
     if not ids:
         raise ValueError(_("The tokenizer produced no tokens for this text."))
 
-    options = {"do_sample": False, "num_beams": 1}
+    options, draw = {"do_sample": False, "num_beams": 1}, None
     if strategy == "sample":
-        options = {**settings.generate_kwargs(), "num_beams": 1}
+        options, draw = sampling_options(settings or SamplingSettings(), seed)
     elif strategy == "beam":
         options = {"do_sample": False, "num_beams": beams, "early_stopping": False}
-    torch.manual_seed(seed)
     with torch.no_grad():
         output = model.generate(
             torch.tensor([ids]),
@@ -98,8 +133,14 @@ def generate(
     for step, chosen in enumerate(generated):
         row = int(output.beam_indices[0, step]) if strategy == "beam" else 0
         raw = output.logits[step][row].float()  # (V,) the model's own logits
-        picked_from = raw if strategy == "beam" else output.scores[step][row].float()  # (V,) after warpers
-        steps.append(_step(tokenizer, chosen, torch.softmax(raw, -1), torch.softmax(picked_from, -1)))
+        model_probabilities = torch.softmax(raw, -1)  # (V,)
+        if draw is not None:  # sampled: the distribution after temperature, top-k and top-p
+            picked_from = draw.distributions[step][row]
+        elif strategy == "greedy":  # greedy: after generate's own processors (e.g. no end of text yet)
+            picked_from = torch.softmax(output.scores[step][row].float(), -1)
+        else:  # beam search ranks whole sequences; each step shows the plain distribution
+            picked_from = model_probabilities
+        steps.append(_step(tokenizer, chosen, model_probabilities, picked_from))
     return Generation(ids, generated, steps, truncated, tokenizer.decode(generated))
 
 

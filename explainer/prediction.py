@@ -16,7 +16,7 @@ import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from explainer.analysis import Analysis
-from explainer.tokenization import decoder_type, readable_bytes, token_to_bytes
+from explainer.tokenization import decoder_type, token_label
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ class SamplingSettings:
         if self.top_p < 1.0:
             warpers.append(TopPLogitsWarper(top_p=self.top_p))
         return warpers
-
-    def generate_kwargs(self) -> dict:
-        """The same settings as keyword arguments of ``model.generate``."""
-        return {"do_sample": True, "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
 
 
 def reshape(logits: np.ndarray, settings: SamplingSettings) -> np.ndarray:
@@ -73,17 +69,6 @@ def distribution_table(analysis: Analysis, tokenizer, settings: SamplingSettings
             "cumulative_probability": np.cumsum(probabilities[order]),
         }
     )
-
-
-def token_label(tokenizer, token_id: int) -> str:
-    """Return one vocabulary entry as readable text (spaces visible, broken bytes as hex)."""
-    raw = tokenizer.convert_ids_to_tokens(token_id)
-    if token_id in tokenizer.all_special_ids:
-        return raw
-    scheme = decoder_type(tokenizer)
-    if scheme == "WordPiece":
-        return raw
-    return readable_bytes(token_to_bytes(raw, scheme))
 
 
 def sample(probabilities: np.ndarray, seed: int) -> int:

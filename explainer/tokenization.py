@@ -321,3 +321,20 @@ def tokens_per_character(sentences: dict[str, str], tokenizers: dict[str, object
                 "tokens_per_character": len(result) / max(1, len(sentence)),
             })
     return rows
+
+
+def token_label(tokenizer, token_id: int) -> str:
+    """Return one vocabulary entry as readable text (spaces visible, broken bytes as hex)."""
+    raw = tokenizer.convert_ids_to_tokens(token_id)
+    if token_id in tokenizer.all_special_ids:
+        return raw
+    scheme = decoder_type(tokenizer)
+    if scheme == "WordPiece":
+        return raw
+    return readable_bytes(token_to_bytes(raw, scheme))
+
+
+def window_bounds(token_count: int, start: int, size: int) -> tuple[int, int]:
+    """Return a valid [start, end) window of at most ``size`` tokens."""
+    start = max(0, min(start, max(0, token_count - size)))
+    return start, min(token_count, start + size)

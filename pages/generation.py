@@ -7,7 +7,8 @@ import streamlit as st
 
 from explainer import generation, plots
 from explainer.i18n import N_, _, labelled, lazy
-from explainer.prediction import SamplingSettings, token_label
+from explainer.prediction import SamplingSettings
+from explainer.tokenization import token_label
 from pages.shared import active_model, cached_model, chart, literal, page_header
 
 MAX_STEPS = 60

@@ -99,6 +99,7 @@ def build_gpt(corpus: Corpus, train_texts, val_texts, minutes: float, steps: int
     )
     generator = torch.Generator().manual_seed(SEED)
     batches = causal_batches(train_ids, val_ids, settings.batch_size, config.n_positions, generator)
+    torch.manual_seed(SEED)  # dropout draws from the global generator: this script is its only user
     result = train(model, batches, settings, on_evaluation=log_progress("gpt"))
     # The card reports the loss over the whole held-out text, not a random sample of it.
     result.evaluations[-1].val_loss = causal_loss_on(model, val_ids, config.n_positions)
@@ -140,6 +141,7 @@ def build_bert(corpus: Corpus, train_texts, val_texts, minutes: float, steps: in
         vocab_size=len(tokenizer),
         special_ids=(tokenizer.cls_token_id, tokenizer.sep_token_id),
     )
+    torch.manual_seed(SEED)  # dropout draws from the global generator: this script is its only user
     result = train(model, batches, settings, on_evaluation=log_progress("bert"))
     samples = []
     for sentence in FILL_IN_PROMPTS:

@@ -28,11 +28,12 @@ import pandas as pd
 import torch
 from transformers import GPT2Config, GPT2ForSequenceClassification
 
+from explainer.architectures import architecture_of
 from explainer.i18n import N_
 from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT, EMBEDDED_ZH
-from explainer.training.loop import BatchSampler, Evaluation, TrainingSettings, train
+from explainer.training.loop import BatchSampler, Evaluation, TrainingSettings, switch_off_dropout, train
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SENTIMENT_FILE = DATA_DIR / "sentiment" / "sentences.tsv"
 SENTIMENT_ZH_FILE = DATA_DIR / "sentiment_zh" / "sentences.tsv"
 LABELS = (N_("negative"), N_("positive"))  # class index -> name (as in the CSV; shown with ``_()``)
@@ -121,26 +122,27 @@ def sentence_batches(
 
 
 def classifier(start: str, tokenizer, seed: int, base_model: str = EMBEDDED_GPT) -> GPT2ForSequenceClassification:
-    """A two-class classifier of ``base_model``'s shape (an embedded GPT): its pretrained weights ("fine-tuned") or random ("from scratch").
+    """A two-class classifier of ``base_model``'s shape (an embedded GPT): its pretrained weights ("fine-tuned")
+    or random ones ("from scratch"), without dropout.
 
-    The new ``score`` layer gets the same random weights either way (drawn from ``seed`` after the rest is built:
-    ``from_pretrained`` and the constructor consume the global generator differently).
+    Every random weight is drawn from a private generator seeded with ``seed`` (the new ``score`` layer the same
+    either way), and dropout is off, so a run gives the same curves for the same seed whatever other threads draw.
     """
     source = EMBEDDED_DIR / base_model
     config = GPT2Config.from_pretrained(source, local_files_only=True)
     config.num_labels = len(LABELS)
     config.pad_token_id = tokenizer.eos_token_id
     config.attn_implementation = "eager"
-    torch.manual_seed(seed)
     if start == "from scratch":
         model = GPT2ForSequenceClassification(config)
+        architecture_of(config).initialize(model, torch.Generator().manual_seed(seed))
     else:
         model = GPT2ForSequenceClassification.from_pretrained(
             source, config=config, local_files_only=True, use_safetensors=True, dtype=torch.float32
         )
     with torch.no_grad():  # GPT-2's own initialisation of a linear layer, N(0, initializer_range²)
         model.score.weight.normal_(0.0, config.initializer_range, generator=torch.Generator().manual_seed(seed))
-    return model
+    return switch_off_dropout(model)
 
 
 @torch.no_grad()
@@ -207,7 +209,6 @@ class FineTuningRun:
                 weight_decay=0.01,
                 eval_every=self.eval_every,
                 eval_batches=4,
-                seed=self.seed,
             )
             generator = torch.Generator().manual_seed(self.seed)
             batches = sentence_batches(self.train_set, self.test_set, self.tokenizer, self.batch_size, generator)
@@ -220,7 +221,7 @@ class FineTuningRun:
 
             offset = index * self.steps
             train(model, batches, settings, on_evaluation=record, should_stop=job.should_stop,
-                  on_step=lambda step, loss: job.on_step(offset + step, loss))
+                  on_step=lambda step, loss, offset=offset: job.on_step(offset + step, loss))
             if job.should_stop():
                 return
 

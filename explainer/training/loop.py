@@ -41,7 +41,6 @@ class TrainingSettings:
     eval_every: int = 100
     eval_batches: int = 20
     max_seconds: float = math.inf  # stop early when the wall-clock budget is spent
-    seed: int = 1337
 
 
 @dataclass
@@ -135,6 +134,14 @@ def masked_batches(
 # ------------------------------------------------------------------ the loop
 
 
+def switch_off_dropout(model: torch.nn.Module) -> torch.nn.Module:
+    """Set every dropout module's probability to 0 (attention dropout reads it too); return ``model``."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model
+
+
 def learning_rate_at(step: int, seconds: float, settings: TrainingSettings) -> float:
     """Linear warm-up, then cosine decay to ``min_learning_rate``.
 
@@ -187,8 +194,14 @@ def train(
     steps and at the end); ``on_step(step, loss)`` after every step;
     ``should_stop`` is polled every step, so a caller can stop a run from
     another thread.
+
+    The loop draws no random numbers itself: the batches come from the
+    sampler's own generator. Dropout, if the model has any, draws from torch's
+    global generator, which every thread of a server shares, so a run on a
+    shared server must have none (``switch_off_dropout``) to give the same
+    result for the same seed; a script that is the process's only user may
+    seed the global generator and keep it.
     """
-    torch.manual_seed(settings.seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay, biases and norms don't
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(

@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from explainer.architectures import architecture_of
+from explainer.generation import sampling_options
 from explainer.i18n import N_, _
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
+from explainer.prediction import SamplingSettings
 from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
@@ -99,17 +102,18 @@ class ModelSize:
         )
 
     def build(self, vocab_size: int, end_of_text: int, seed: int) -> GPT2LMHeadModel:
-        """A freshly initialised model of this shape (the same weights for the same seed)."""
-        torch.manual_seed(seed)
-        return GPT2LMHeadModel(self.config(vocab_size, end_of_text))
+        """A freshly initialised model of this shape: the same weights for the same seed, drawn from a
+        private generator, so other threads drawing random numbers meanwhile change nothing."""
+        model = GPT2LMHeadModel(self.config(vocab_size, end_of_text))
+        architecture_of(model.config).initialize(model, torch.Generator().manual_seed(seed))
+        return model
 
     def parameter_counts(self, vocab_size: int) -> tuple[int, int]:
         """Return (all parameters, non-embedding parameters), counted without allocating weights."""
         with torch.device("meta"):
             model = GPT2LMHeadModel(self.config(vocab_size, 0))
         total = sum(p.numel() for p in model.parameters())  # the output layer shares the token embedding
-        embeddings = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
-        return total, total - embeddings
+        return total, total - architecture_of(model.config).embedding_parameters(model)
 
     def describe(self, vocab_size: int) -> str:
         total, __ = self.parameter_counts(vocab_size)
@@ -214,7 +218,6 @@ class PretrainingRun:
             eval_every=self.eval_every,
             eval_batches=4,
             max_seconds=job.max_seconds,
-            seed=self.seed,
         )
         generator = torch.Generator().manual_seed(self.seed)
         batches = causal_batches(self.train_ids, self.val_ids, self.batch_size, self.size.context, generator)
@@ -237,17 +240,14 @@ class PretrainingRun:
         was_training = model.training
         model.eval()
         prompt_ids = self.tokenizer(self.prompt, return_tensors="pt")["input_ids"][:, -self.size.context // 2 :]
-        with torch.random.fork_rng():  # leave the training run's random stream untouched
-            torch.manual_seed(self.seed)
-            output = model.generate(
-                prompt_ids,
-                attention_mask=torch.ones_like(prompt_ids),
-                max_new_tokens=self.sample_tokens,
-                do_sample=True,
-                top_k=40,
-                temperature=0.8,
-                pad_token_id=self.tokenizer.eos_token_id,
-            )
+        options, __ = sampling_options(SamplingSettings(temperature=0.8, top_k=40), self.seed)
+        output = model.generate(
+            prompt_ids,
+            attention_mask=torch.ones_like(prompt_ids),
+            max_new_tokens=self.sample_tokens,
+            pad_token_id=self.tokenizer.eos_token_id,
+            **options,
+        )
         model.train(was_training)
         continuation = self.tokenizer.decode(output[0, prompt_ids.shape[1] :])
         return Sample(at.step, at.tokens_seen, at.seconds, continuation)

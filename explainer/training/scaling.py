@@ -30,7 +30,7 @@ from explainer.i18n import N_, _
 from explainer.training.loop import TrainingSettings, causal_batches, causal_loss_on, train
 from explainer.training.pretraining import ModelSize
 
-SWEEP_FILE = Path(__file__).resolve().parent.parent / "data" / "scaling" / "sweep.json"
+SWEEP_FILE = Path(__file__).resolve().parents[2] / "data" / "scaling" / "sweep.json"
 
 
 def _peak_learning_rate(dims: int) -> float:
@@ -135,13 +135,12 @@ class ScalingSweepRun:
                 warmup_steps=min(50, self.steps_per_model // 10),
                 eval_every=max(1, self.steps_per_model // self.evaluations_per_model),
                 eval_batches=4,
-                seed=self.seed,
             )
             generator = torch.Generator().manual_seed(self.seed)
             batches = causal_batches(self.train_ids, self.val_ids, self.batch_size, size.context, generator)
             offset = index * self.steps_per_model
             result = train(model, batches, settings, should_stop=job.should_stop,
-                           on_step=lambda step, loss: job.on_step(offset + step, loss))
+                           on_step=lambda step, loss, offset=offset: job.on_step(offset + step, loss))
             if result.stopped_because != "finished":
                 return
             total, non_embedding = size.parameter_counts(vocab_size)
