@@ -14,8 +14,8 @@ its own 20,000-character slice of the shipped Austen prose (a different slice
 for every session and model; the URL keeps only the first 1,500 characters,
 so the text area is the real path), commit it, and visit one more heavy page
 through the sidebar (loss; GPT vs BERT for a masked model) until its charts
-draw (--pages 3 adds next token, or loss; --pages 1 stays on attention). Reported per model: RSS before, peak, final, and after each
-session; overall: peak, and final once the last session has been closed for
+draw (--pages 3 adds next token, or loss; --pages 1 stays on attention). Reported per model: RSS before,
+peak, final, and after each session; overall: peak, and final once the last session has been closed for
 --settle seconds. The models run one after the other on the same server, so
 a model's figures include what the earlier ones left in the caches (bounded by
 the app's EXPLAINER_* settings, recorded in the results).

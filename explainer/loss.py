@@ -82,19 +82,3 @@ def chain_rule(analysis: Analysis) -> ChainRule:
         perplexity=analysis.perplexity,
         scored_tokens=int(scored.sum()),
     )
-
-
-def comparison_table(first: Analysis, second: Analysis) -> pd.DataFrame:
-    """Return the summaries of two texts side by side (one column per text)."""
-    rows = {}
-    for label, analysis in (("text A", first), ("text B", second)):
-        chain = chain_rule(analysis)
-        rows[label] = {
-            "tokens": len(analysis.tokens),
-            "scored tokens": chain.scored_tokens,
-            "log p(text) (nats)": chain.log_probability,
-            "mean loss (nats/token)": chain.mean_loss,
-            "perplexity": chain.perplexity,
-            "loss of last scored token": float(analysis.token_losses[analysis.scored][-1]) if chain.scored_tokens else float("nan"),
-        }
-    return pd.DataFrame(rows)

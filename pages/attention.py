@@ -3,8 +3,8 @@
 import streamlit as st
 
 from explainer import attention, plots
-from explainer.i18n import _, labelled
-from pages.shared import chart, page_analysis, page_header
+from explainer.i18n import _
+from pages.shared import chart, head_picker, layer_picker, page_analysis, page_header, token_window
 
 HEATMAP_MAX_TOKENS = 128  # beyond this a heatmap cell is smaller than a pixel on a projector
 
@@ -27,15 +27,9 @@ with explanation:
         st.caption(_("This is a masked (BERT-style) model: attention is bidirectional, every token sees every other."))
 
 controls = st.columns([1, 1, 2])
-layer = controls[0].selectbox(_("Layer"), range(analysis.layer_count), format_func=labelled(range(analysis.layer_count), lambda i: _("layer {i}").format(i=i)))
-head = controls[1].selectbox(_("Head"), range(analysis.head_count), format_func=labelled(range(analysis.head_count), lambda i: _("head {h}").format(h=i)))
-start = 0
-if len(analysis.tokens) > HEATMAP_MAX_TOKENS:
-    start = controls[2].slider(_("First token shown"), 0, len(analysis.tokens) - HEATMAP_MAX_TOKENS, 0,
-                               help=_("Long texts are shown {n} tokens at a time.").format(n=HEATMAP_MAX_TOKENS))
-    st.info(_("Showing tokens {first}–{last} of {n}. Move the slider to see others.").format(
-        first=start, last=start + HEATMAP_MAX_TOKENS - 1, n=len(analysis.tokens)))
-begin, end = attention.window_bounds(len(analysis.tokens), start, HEATMAP_MAX_TOKENS)
+layer = layer_picker(analysis.layer_count, controls[0])
+head = head_picker(analysis.head_count, controls[1])
+begin, end = token_window(len(analysis.tokens), HEATMAP_MAX_TOKENS, place=controls[2])
 labels = analysis.tokens.display[begin:end]
 
 bertviz_note = _(
@@ -63,11 +57,13 @@ with all_heads:
             attention.weights_table(analysis, layer, None),
             f"attention_layer{layer}_mean",
         )
-        st.caption(_("Heads of the same layer learn different patterns: some look at the previous token, some at the first, some spread out."))
+        st.caption(_("Heads of the same layer learn different patterns: some look at the previous token, "
+                     "some at the first, some spread out."))
 with head_view:
     if head_view.open:
         st.caption(bertviz_note)
-        st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * min(end - begin, attention.BERTVIZ_MAX_TOKENS)))
+        shown_tokens = min(end - begin, attention.BERTVIZ_MAX_TOKENS)
+        st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * shown_tokens))
 with model_view:
     if model_view.open:
         st.caption(_("{note} Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.").format(

@@ -3,8 +3,18 @@
 import streamlit as st
 
 from explainer import attention_steps, plots
-from explainer.i18n import N_, _, labelled, lazy
-from pages.shared import cached_analysis, cached_model, chart, csv_download, literal, page_analysis, page_header
+from explainer.i18n import N_, _, lazy
+from pages.shared import (
+    cached_analysis,
+    cached_model,
+    chart,
+    csv_download,
+    head_picker,
+    layer_picker,
+    literal,
+    page_analysis,
+    page_header,
+)
 
 
 @st.cache_data(max_entries=64, show_spinner=lazy(N_("Working it out…")))
@@ -34,8 +44,8 @@ except ValueError as unsupported:
 tokens = analysis.tokens.display
 
 controls = st.columns([1, 1, 2])
-layer = controls[0].selectbox(_("Layer"), range(analysis.layer_count), format_func=labelled(range(analysis.layer_count), lambda i: _("layer {i}").format(i=i)))
-head = controls[1].selectbox(_("Head"), range(analysis.head_count), format_func=labelled(range(analysis.head_count), lambda i: _("head {h}").format(h=i)))
+layer = layer_picker(analysis.layer_count, controls[0])
+head = head_picker(analysis.head_count, controls[1])
 query = controls[2].selectbox(_("Query token"), range(len(tokens)), index=len(tokens) // 2,
                               format_func=lambda t: f"{t} · {tokens[t]}", help=_("The token whose attention is worked out."))
 steps = cached_steps(analysis.model_name, st.session_state.get("prompt", ""), layer, head, query)

@@ -106,7 +106,8 @@ chart(plots.similarity_heatmap(similarity, tokens[begin:end], offset=begin),
       embeddings.similarity_table(similarity, tokens[begin:end], offset=begin), "cosine_similarity")
 
 st.subheader(_("Positions: a formula, or learned"))
-st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right) \qquad PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
+st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right) \qquad "
+         r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
 limit = table.shape[0] if table is not None else 256
 st.caption(_("pos is the position, 2i and 2i+1 a pair of dimensions, d the number of dimensions (here {n}).").format(
     n=dimensions))

@@ -9,7 +9,7 @@ from explainer import generation, plots
 from explainer.i18n import N_, _, labelled, lazy
 from explainer.prediction import SamplingSettings
 from explainer.tokenization import token_label
-from pages.shared import active_model, cached_model, chart, literal, page_header
+from pages.shared import active_model, cached_model, chart, layer_picker, literal, page_header
 
 MAX_STEPS = 60
 STRATEGIES = {"greedy": N_("Greedy (always the top token)"), "sample": N_("Sampling"), "beam": N_("Beam search")}
@@ -40,7 +40,8 @@ prompt = st.session_state.get("prompt", "")
 
 left, right = st.columns([1, 1], gap="large")
 with left:
-    strategy = st.radio(_("Strategy"), list(STRATEGIES), format_func=labelled(STRATEGIES, lambda s: _(STRATEGIES[s])), horizontal=True)
+    strategy = st.radio(_("Strategy"), list(STRATEGIES), format_func=labelled(STRATEGIES, lambda s: _(STRATEGIES[s])),
+                        horizontal=True)
     settings = SamplingSettings()
     beams = 3
     if strategy == "sample":
@@ -125,8 +126,7 @@ chart(
 st.subheader(_("Where the new tokens look"))
 st.caption(_("Each row is a generated token; its colours show how much it attends to every earlier token "
              "(mean over the layer's heads). BertViz can't show tokens that are generated; this can."))
-layers = range(model.model.config.num_hidden_layers)
-layer = st.selectbox(_("Layer"), layers, format_func=labelled(layers, lambda i: _("layer {i}").format(i=i)))
+layer = layer_picker(model.model.config.num_hidden_layers)
 weights = cached_attention(model.spec.name, tuple(result.all_ids), len(result.prompt_ids))[layer]  # (G, P+G)
 labels = [token_label(model.tokenizer, i) for i in result.all_ids]
 chart(

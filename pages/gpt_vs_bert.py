@@ -3,9 +3,9 @@
 import streamlit as st
 
 from explainer import attention, causal_vs_masked, plots
-from explainer.i18n import N_, _, labelled, lazy
+from explainer.i18n import N_, _, lazy
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT
-from pages.shared import cached_analysis, cached_model, chart, page_header
+from pages.shared import cached_analysis, cached_model, chart, head_picker, layer_picker, page_header
 
 HEATMAP_MAX_TOKENS = 64  # half a screen wide: beyond this the cells are too small to read
 DEFAULT_BLANK = "She was the [MASK] of the family."  # the embedded BERT reads English only, in every language
@@ -48,11 +48,8 @@ for column, analysis in zip(st.columns(2), analyses):
         st.markdown((_("**{model}** (causal)") if attention.is_causal(analysis) else _("**{model}** (masked)")).format(
             model=analysis.model_name))
         pick_layer, pick_head = st.columns(2)
-        layer = pick_layer.selectbox(_("Layer"), range(analysis.layer_count), format_func=labelled(range(analysis.layer_count), lambda i: _("layer {i}").format(i=i)),
-                                     key=f"layer_{analysis.model_name}")
-        head = pick_head.selectbox(_("Head"), [None, *range(analysis.head_count)], key=f"head_{analysis.model_name}",
-                                   format_func=labelled([None, *range(analysis.head_count)], lambda h: _("mean of the heads") if h is None
-                                                      else _("head {h}").format(h=h)))
+        layer = layer_picker(analysis.layer_count, pick_layer, key=f"layer_{analysis.model_name}")
+        head = head_picker(analysis.head_count, pick_head, key=f"head_{analysis.model_name}", with_mean=True)
         if analysis.truncated:
             st.warning(_("{model} reads at most {context} tokens: only the first {shown} of {n} are used.").format(
                 model=analysis.model_name, context=analysis.context_length, shown=len(analysis.tokens),

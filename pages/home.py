@@ -23,7 +23,8 @@ STAGES = [  # (stage, what happens, page or None), translated where shown
      "pages/loss.py"),
 ]
 
-PIPELINE = "digraph {{ rankdir=LR; bgcolor=transparent; node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef7\", color=\"#4c78a8\", fontname=sans]; {} }}"
+PIPELINE = ("digraph {{ rankdir=LR; bgcolor=transparent; "
+            "node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef7\", color=\"#4c78a8\", fontname=sans]; {} }}")
 st.graphviz_chart(PIPELINE.format(" -> ".join(f'"{i + 1}. {_(stage)}"' for i, (stage, *__) in enumerate(STAGES))))
 CARDS_PER_ROW = 4
 for first in range(0, len(STAGES), CARDS_PER_ROW):

@@ -3,9 +3,8 @@
 import streamlit as st
 
 from explainer import logit_lens, plots
-from explainer.attention import window_bounds
 from explainer.i18n import N_, _, lazy
-from pages.shared import cached_analysis, cached_model, chart, literal, page_analysis, page_header
+from pages.shared import cached_analysis, cached_model, chart, literal, page_analysis, page_header, token_window
 
 WINDOW = 40  # positions shown at a time: each cell has to hold a token
 
@@ -55,13 +54,7 @@ with explanation:
           "(dense layer, LayerNorm, output layer), which is also how the last column is made.")
     )
 
-start = 0
-if len(tokens) > WINDOW:
-    start = st.slider(_("First position shown"), 0, len(tokens) - WINDOW, len(tokens) - WINDOW,
-                      help=_("Long texts are shown {n} positions at a time.").format(n=WINDOW))
-    st.info(_("Showing positions {first}–{last} of {n}. Move the slider to see others.").format(
-        first=start, last=start + WINDOW - 1, n=len(tokens)))
-begin, end = window_bounds(len(tokens), start, WINDOW)
+begin, end = token_window(len(tokens), WINDOW, unit="positions", start_at_end=True)
 table = logit_lens.lens_table(lens, tokens)
 chart(
     plots.logit_lens_heatmap(lens.final_probabilities[:, begin:end], [row[begin:end] for row in lens.top_tokens],

@@ -56,7 +56,8 @@ metrics[2].metric(_("log p(text)"), _("{loss:.2f} nats").format(loss=chain.log_p
 metrics[3].metric(_("p(text)"), chain.probability_text)
 
 st.subheader(_("The chain rule"))
-st.latex(r"p(x_1,\dots,x_N)=\prod_{t} p(x_t \mid x_{<t}) \qquad \mathcal{L}=-\frac{1}{N}\sum_t \log p(x_t\mid x_{<t}) \qquad \mathrm{PPL}=e^{\mathcal{L}}")
+st.latex(r"p(x_1,\dots,x_N)=\prod_{t} p(x_t \mid x_{<t}) \qquad "
+         r"\mathcal{L}=-\frac{1}{N}\sum_t \log p(x_t\mid x_{<t}) \qquad \mathrm{PPL}=e^{\mathcal{L}}")
 shown = " \\times ".join(f"{p:.3g}" for __, p in chain.factors[:FACTORS_SHOWN])
 more = r" \times \cdots" if len(chain.factors) > FACTORS_SHOWN else ""
 st.latex(rf"p(\text{{text}}) = {shown}{more} = {chain.probability_latex}")

@@ -63,7 +63,8 @@ with settings:
         own_text = uploaded_text(upload) if upload else pasted
     reader = tokenizer_for(CORPORA[corpus], own_text)  # the embedded model whose tokenizer this run reads with
     vocab = len(tokenizer_of(reader))
-    size = st.radio(_("Model size"), MODEL_SIZES, format_func=labelled(MODEL_SIZES, lambda s: _(s.name)), index=1, horizontal=True)
+    size = st.radio(_("Model size"), MODEL_SIZES, format_func=labelled(MODEL_SIZES, lambda s: _(s.name)), index=1,
+                    horizontal=True)
     st.caption(_("**{size}**: {description}, reading {context} tokens at a time from a vocabulary of {vocab:,} tokens "
                  "(the tokenizer of {tokenizer}). Peak learning rate {rate:g}.").format(
         size=_(size.name), description=size.describe(vocab), context=size.context, vocab=vocab,

@@ -68,8 +68,8 @@ st.markdown(_(
 ).format(n=len(points), smallest=table.non_embedding_parameters.min(), largest=table.non_embedding_parameters.max(),
          budget=record["token_budget"], context=record["context"], batch=record["batch_size"], seed=record["seed"],
          command=record["command"], minutes=record["minutes"], machine=record["machine"]))
-x_column = st.radio(_("Count as the size"), list(PARAMETER_AXES), format_func=labelled(PARAMETER_AXES, lambda c: _(PARAMETER_AXES[c])),
-                    horizontal=True)
+x_column = st.radio(_("Count as the size"), list(PARAMETER_AXES),
+                    format_func=labelled(PARAMETER_AXES, lambda c: _(PARAMETER_AXES[c])), horizontal=True)
 law = law_view(table, x_column, "scaling_law")
 
 st.subheader(_("Loss against training tokens"))

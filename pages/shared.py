@@ -29,7 +29,7 @@ from explainer.models import (
     load_model,
 )
 from explainer.plots import PLOTLY_CONFIG
-from explainer.tokenization import MAX_TEXT_CHARACTERS
+from explainer.tokenization import MAX_TEXT_CHARACTERS, window_bounds
 from explainer.training.kept_models import KeptModels, data_dir, is_kept_name
 from pages.live_training import session_owner, sidebar_heartbeat
 from pages.untrusted import literal
@@ -312,6 +312,41 @@ def truncation_notice(analysis: Analysis, pasted_characters: int) -> str:
 
 
 # ---------------------------------------------------------------- widgets
+
+WINDOW_WORDING = {  # a token window's slider label, its help and the notice under it, marked with ``N_``
+    "tokens": (N_("First token shown"), N_("Long texts are shown {n} tokens at a time."),
+               N_("Showing tokens {first}–{last} of {n}. Move the slider to see others.")),
+    "positions": (N_("First position shown"), N_("Long texts are shown {n} positions at a time."),
+                  N_("Showing positions {first}–{last} of {n}. Move the slider to see others.")),
+}
+
+
+def layer_picker(layers: int, place=st, key: str | None = None) -> int:
+    """A choice of one of ``layers`` layers ("layer 0" …), in ``place`` (e.g. a column); returns its index."""
+    options = range(layers)
+    return place.selectbox(_("Layer"), options, key=key, format_func=labelled(options, lambda i: _("layer {i}").format(i=i)))
+
+
+def head_picker(heads: int, place=st, key: str | None = None, with_mean: bool = False) -> int | None:
+    """A choice of one of ``heads`` heads ("head 0" …), led by "mean of the heads" (None) ``with_mean``."""
+    options = [None, *range(heads)] if with_mean else list(range(heads))
+    return place.selectbox(_("Head"), options, key=key, format_func=labelled(
+        options, lambda h: _("mean of the heads") if h is None else _("head {h}").format(h=h)))
+
+
+def token_window(count: int, size: int, unit: str = "tokens", start_at_end: bool = False, place=st) -> tuple[int, int]:
+    """The [begin, end) window of at most ``size`` of ``count`` tokens that a chart shows.
+
+    Longer texts get a slider (in ``place``, e.g. a column) and a notice of which ``unit`` ("tokens" or
+    "positions") are shown; the window starts at the first token, or at the last ones with ``start_at_end``.
+    """
+    if count <= size:
+        return 0, count
+    label, help_text, notice = WINDOW_WORDING[unit]
+    start = place.slider(_(label), 0, count - size, count - size if start_at_end else 0, help=_(help_text).format(n=size))
+    st.info(_(notice).format(first=start, last=start + size - 1, n=count))
+    return window_bounds(count, start, size)
+
 
 
 def chart(figure, data: pd.DataFrame, name: str) -> None:

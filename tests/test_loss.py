@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from explainer.analysis import analyze
-from explainer.loss import chain_rule, comparison_table, rank_bucket, token_table
+from explainer.loss import chain_rule, rank_bucket, token_table
 
 
 def test_chain_rule_multiplies_the_conditional_probabilities(gpt):
@@ -32,12 +32,8 @@ def test_table_rows_follow_the_tokens(gpt):
     np.testing.assert_allclose(table["neg_log_p"][1:], -np.log(table["p"][1:]), rtol=1e-4)
 
 
-@pytest.mark.parametrize("rank,bucket", [(0, ""), (1, "top 10"), (10, "top 10"), (11, "top 100"), (1000, "top 1000"), (1001, "beyond")])
+@pytest.mark.parametrize(
+    "rank,bucket", [(0, ""), (1, "top 10"), (10, "top 10"), (11, "top 100"), (1000, "top 1000"), (1001, "beyond")]
+)
 def test_gltr_buckets(rank, bucket):
     assert rank_bucket(rank) == bucket
-
-
-def test_comparison_has_both_texts(gpt):
-    table = comparison_table(analyze(gpt, "The cat is on the roof"), analyze(gpt, "The cat is on the democracy"))
-    assert list(table.columns) == ["text A", "text B"]
-    assert table.loc["perplexity"].notna().all()

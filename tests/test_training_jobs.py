@@ -46,7 +46,7 @@ def test_a_second_session_is_told_the_server_is_busy_until_the_first_run_ends():
     _wait_until_ended(first)
     assert first.state == "stopped" and first.stop_reason == "you pressed Stop"
     second = board.start("session B", SpinRun(), max_seconds=60)
-    assert second.running and board.running_jobs() == [second]
+    assert second.running and board.job_of("session B") is second
     second.stop()
     _wait_until_ended(second)
 

@@ -81,7 +81,8 @@ def streamlit_server(log_path: Path, script: str = "app.py"):
                 if process.poll() is not None:
                     raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT} s; see {log_path}")
+                    raise RuntimeError(
+                        f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT} s; see {log_path}")
                 time.sleep(0.5)
             yield url, process
         finally:
@@ -166,7 +167,8 @@ def screenshot(page, path: Path) -> None:
     size = page.viewport_size
     height = page.evaluate(
         """() => Math.max(
-            ...['stMain', 'stSidebarContent'].map(id => (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight),
+            ...['stMain', 'stSidebarContent'].map(
+                id => (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight),
             window.innerHeight)"""
     )
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 20, 12_000)})

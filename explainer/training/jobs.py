@@ -177,9 +177,6 @@ class JobBoard:
         """The owner's latest job, running or not (None if it has none or it was forgotten)."""
         return self._jobs.get(owner)
 
-    def running_jobs(self) -> list[TrainingJob]:
-        return [job for job in list(self._jobs.values()) if job.running]
-
     def _forget_old_jobs(self) -> None:
         """Keep memory bounded: drop the oldest finished jobs beyond ``remembered``."""
         finished = [owner for owner, job in self._jobs.items() if not job.running]

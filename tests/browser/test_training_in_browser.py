@@ -27,7 +27,8 @@ def test_a_live_pretraining_run_updates_its_curve_and_stops(page, screenshots):
     main_text_contains(page, "Tokens seen")
     first = _tokens_seen(page)
     page.wait_for_function(  # the metric and the curve redraw every two seconds without any click
-        "first => { const m = [...document.querySelectorAll('[data-testid=stMetric]')].find(e => e.textContent.includes('Tokens seen'));"
+        "first => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+        ".find(e => e.textContent.includes('Tokens seen'));"
         " return m && parseInt(m.querySelector('[data-testid=stMetricValue]').textContent.replace(/\\D/g, '')) > first; }",
         arg=first, timeout=60_000,
     )
