@@ -1,3 +1,78 @@
-"""Every Plotly figure of the app (moved here whole; split by stage in the next commit)."""
+"""Every Plotly figure of the app, built from explainer data, one module per stage, in one style.
 
-from explainer.plots.attention import *  # noqa: F401,F403
+- ``style``: the template, palette, margins, token labels and diverging colour range all figures share;
+- ``tokenization``, ``attention``, ``attention_steps``, ``embeddings``, ``prediction`` (next token, generation,
+  [MASK]), ``loss``, ``logit_lens`` and ``training`` (live training, the scaling law, fine-tuning): the figures.
+
+Token strings reach Plotly only through ``style.escape``, which escapes the characters Plotly would read as its
+own HTML-like markup. Titles, axes, legends and hover text are in the current language (``explainer.i18n``);
+Plotly's own ``%{...}`` placeholders stay inside the translated templates. Pages use ``from explainer import
+plots`` and ``plots.<name>``: everything public is re-exported here.
+"""
+
+from explainer.plots.attention import attention_heatmap, attention_rows, head_grid, narrow_attention_heatmap
+from explainer.plots.attention_steps import key_bars, multi_head_strip, vector_strip
+from explainer.plots.embeddings import embedding_strips, position_heatmaps, similarity_heatmap, token_map_scatter
+from explainer.plots.logit_lens import LENS_CELL_CHARACTERS, logit_lens_heatmap
+from explainer.plots.loss import loss_bars
+from explainer.plots.prediction import (
+    BAR_TOKEN_FONT,
+    distribution_bars,
+    fill_mask_bars,
+    generated_probabilities,
+    generation_step_bars,
+)
+from explainer.plots.style import (
+    ATTENTION_SCALE,
+    AXIS_TITLE_FONT,
+    BLUE,
+    DARK_BLUE,
+    GREEN,
+    GREY,
+    HOVER_FONT,
+    INK,
+    MARGIN,
+    MASKED_COLOUR,
+    MAX_TICK_LABELS,
+    PALE_BLUE,
+    PAPER,
+    PLOTLY_CONFIG,
+    RED,
+    SOFT_BLUE,
+    TEMPLATE,
+    TEXT_FONT,
+    TICK_FONT,
+    TITLE_FONT,
+    TOKEN_FONT,
+    VECTOR_SCALE,
+    category_ticks,
+    diverging,
+    escape,
+    label_pairs,
+    position_label,
+    position_labels,
+    styled,
+    symmetric_limit,
+)
+from explainer.plots.tokenization import SENTENCE_COLOURS, SENTENCE_NAMES, token_count_bars, tokens_per_character_bars
+from explainer.plots.training import fine_tuning_curves, log_axis, loss_against_tokens, scaling_plot, training_curves
+
+__all__ = [
+    # figures, by stage
+    "token_count_bars", "tokens_per_character_bars",
+    "attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows",
+    "vector_strip", "key_bars", "multi_head_strip",
+    "embedding_strips", "token_map_scatter", "similarity_heatmap", "position_heatmaps",
+    "distribution_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
+    "loss_bars",
+    "logit_lens_heatmap",
+    "training_curves", "scaling_plot", "loss_against_tokens", "fine_tuning_curves",
+    # the shared style
+    "PLOTLY_CONFIG", "TEMPLATE", "styled", "MARGIN",
+    "TICK_FONT", "AXIS_TITLE_FONT", "TITLE_FONT", "TEXT_FONT", "HOVER_FONT", "TOKEN_FONT", "BAR_TOKEN_FONT",
+    "PAPER", "INK", "BLUE", "SOFT_BLUE", "PALE_BLUE", "DARK_BLUE", "RED", "GREEN", "GREY", "MASKED_COLOUR",
+    "ATTENTION_SCALE", "VECTOR_SCALE", "symmetric_limit", "diverging",
+    "escape", "position_label", "position_labels", "label_pairs", "category_ticks", "MAX_TICK_LABELS",
+    # stage constants and helpers
+    "SENTENCE_COLOURS", "SENTENCE_NAMES", "LENS_CELL_CHARACTERS", "log_axis",
+]

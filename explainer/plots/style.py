@@ -1,0 +1,130 @@
+"""The one style of every figure: a Plotly template, a palette, margins, how a token is named, and the colour
+range of a diverging scale.
+
+Token strings are untrusted. They reach Plotly only through ``escape`` (or ``position_label``, which calls it),
+which escapes the characters Plotly would read as its own HTML-like markup.
+
+Sizes are for a classroom projector at 1280×720: tick labels 13 px and axis titles 14 px, in dark grey, titles
+18 px. ``styled`` applies the template and also writes its text style on the figure itself, because
+``st.plotly_chart``'s default theme merges Streamlit's own fonts (12 px, light grey) into a figure's template
+but leaves the figure's own layout alone.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+
+PLOTLY_CONFIG = {  # passed to st.plotly_chart: the camera button saves a PNG
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+# ------------------------------------------------------------------- palette
+
+PAPER = "white"  # the background, pinned like the fonts: dark text stays on white whatever Streamlit's theme
+INK = "#333333"  # text, tick labels, axis titles and dividing lines
+BLUE = "#3b6fb6"  # a main series: train loss, measured points, the tokens of your text
+SOFT_BLUE = "#6c8ebf"  # plain bars: token counts, the English sentence, the keys of a query
+PALE_BLUE = "#9db7d5"  # the model's own softmax; the tokens that were not picked
+DARK_BLUE = "#1f3f73"  # the one bar singled out among SOFT_BLUE ones: the query's own key
+RED = "#e4572e"  # what was picked or changed (the drawn token, the reshaped distribution), the second series
+GREEN = "#2ca02c"  # the fine-tuned model
+GREY = "#888888"  # reference lines (zero, chance, 1 token per character) and the model trained from scratch
+MASKED_COLOUR = "#d9d9d9"  # what the causal mask hides
+ATTENTION_SCALE = "Blues"  # sequential, 0 (white) to 1 (dark blue): attention weights and probabilities
+VECTOR_SCALE = "RdBu_r"  # diverging: negative blue, zero white, positive red (see ``diverging``)
+
+# ---------------------------------------------------------------- template
+
+TEMPLATE = "explainer"  # its name in plotly.io.templates
+TICK_FONT = {"size": 13, "color": INK}
+AXIS_TITLE_FONT = {"size": 14, "color": INK}
+TITLE_FONT = {"size": 18, "color": INK}
+TEXT_FONT = {"size": 14, "color": INK}  # legends, annotations (subplot titles are 16), colour bars
+TOKEN_FONT = {"family": "monospace"}  # tick labels and cell text that are tokens or vectors
+HOVER_FONT = {"size": 14}  # no colour: Plotly picks black or white against the hovered trace's colour
+MARGIN = {"l": 10, "r": 10, "t": 20, "b": 10}  # pixels; axis labels push them out (automargin)
+MAX_TICK_LABELS = 40
+
+
+def _template() -> go.layout.Template:
+    """Plotly's "plotly_white" with the explainer's fonts and margins."""
+    template = go.layout.Template(pio.templates["plotly_white"])
+    axis = {"tickfont": TICK_FONT, "title": {"font": AXIS_TITLE_FONT}}
+    template.layout.update(font=TEXT_FONT, title={"font": TITLE_FONT}, legend={"font": TEXT_FONT},
+                           hoverlabel={"font": HOVER_FONT}, margin=MARGIN, xaxis=axis, yaxis=axis)
+    return template
+
+
+pio.templates[TEMPLATE] = _template()
+
+
+def styled(figure: go.Figure, **margin: int) -> go.Figure:
+    """Return ``figure`` (changed in place) in the shared style: the "explainer" template, ``MARGIN`` updated by
+    ``margin`` (e.g. ``t=50``), and the template's fonts and background written on the figure's own layout and on
+    every axis, so Streamlit's chart theme can't replace them. What a builder set itself (a monospace family, a
+    larger size, a grey plot area behind masked cells) stays."""
+    figure.update_layout(template=TEMPLATE, margin={**MARGIN, **margin}, font=TEXT_FONT, legend_font=TEXT_FONT,
+                         hoverlabel_font=HOVER_FONT, paper_bgcolor=PAPER, plot_bgcolor=figure.layout.plot_bgcolor or PAPER)
+    if figure.layout.title.text:
+        figure.layout.title.font = {**TITLE_FONT, **figure.layout.title.font.to_plotly_json()}
+    for axis in (*figure.select_xaxes(), *figure.select_yaxes()):
+        axis.tickfont = {**TICK_FONT, **axis.tickfont.to_plotly_json()}
+        axis.title.font = {**AXIS_TITLE_FONT, **axis.title.font.to_plotly_json()}
+    return figure
+
+
+# ---------------------------------------------------------- naming tokens
+
+
+def escape(text: str) -> str:
+    """``text`` as Plotly will show it literally: ``&``, ``<`` and ``>`` escaped (Plotly reads tags such as ``<b>``)."""
+    return html.escape(text, quote=False)
+
+
+def position_label(position: int, token: str) -> str:
+    """``"position: token"`` with the token escaped: how every figure names a token at its place in the text
+    (unique even when a token repeats)."""
+    return f"{position}: {escape(token)}"
+
+
+def position_labels(tokens: list[str], first: int = 0) -> list[str]:
+    """``position_label`` of each of ``tokens``, the first one being at position ``first``."""
+    return [position_label(first + i, token) for i, token in enumerate(tokens)]
+
+
+def label_pairs(rows: list[str], columns: list[str]) -> np.ndarray:
+    """(R, C, 2) strings: the row's and the column's label of every cell, for a heatmap's hover."""
+    return np.array([[[row, column] for column in columns] for row in rows])
+
+
+def category_ticks(texts: list[str]) -> dict:
+    """Axis settings with a tick at index i labelled ``texts[i]`` (already escaped), at every index, or at
+    every n-th when there are more than ``MAX_TICK_LABELS``."""
+    step = max(1, math.ceil(len(texts) / MAX_TICK_LABELS))
+    positions = list(range(0, len(texts), step))
+    return {"tickmode": "array", "tickvals": positions, "ticktext": [texts[p] for p in positions]}
+
+
+# ----------------------------------------------------- diverging colours
+
+
+def symmetric_limit(matrix: np.ndarray) -> float:
+    """The colour range ±limit of every diverging figure: the 99th percentile of |values| (1.0 if they are all 0).
+
+    Zero is white, and a few outliers can't wash out the rest: the learned position embeddings of
+    tiny-gpt-austen reach 1.36 in size at position 0, while 99% of their values are within ±0.09. The rarer, larger
+    values take the extreme colour, and their hover gives the number.
+    """
+    return float(np.percentile(np.abs(matrix), 99)) or 1.0
+
+
+def diverging(matrix: np.ndarray) -> dict:
+    """Heatmap settings for values around zero: ``VECTOR_SCALE`` from −``symmetric_limit`` to +``symmetric_limit``."""
+    limit = symmetric_limit(matrix)
+    return {"colorscale": VECTOR_SCALE, "zmin": -limit, "zmax": limit}
