@@ -129,6 +129,13 @@ class Architecture:
         """W_O of ``layer``: the linear map from the concatenated heads (D,) back to the hidden size (D,)."""
         raise ValueError(self.attention_steps_problem())
 
+    def mlp_output_projection(self, model, layer: int) -> nn.Module:
+        """The MLP's second linear map in ``layer``: its input (…, D_ff) is the MLP's hidden activations (after the
+        nonlinearity), its output (…, D) is added to the residual stream. A forward pre-hook on it reads or edits
+        the neurons."""
+        raise ValueError(_("This view supports GPT-2, BERT and Llama-style (Llama, Qwen2, SmolLM2) architectures; "
+                           "this model is “{kind}”.").format(kind=self.config.model_type))
+
     output_projection_name = ""  # W_O's name inside a layer, e.g. "attn.c_proj"
     attention_input = ""  # what x is in q = x W_Q, marked with ``N_``
 
@@ -181,6 +188,9 @@ class GPT2(Architecture):
 
     def output_projection(self, model, layer):
         return model.transformer.h[layer].attn.c_proj
+
+    def mlp_output_projection(self, model, layer):
+        return model.transformer.h[layer].mlp.c_proj  # input: GELU(c_fc(ln_2(h))), (…, 4D)
 
     def readout(self, model) -> Readout:
         return Readout(model.transformer.ln_f, model.lm_head, last_state_normed=True)
@@ -235,6 +245,9 @@ class Bert(Architecture):
     def output_projection(self, model, layer):
         return model.bert.encoder.layer[layer].attention.output.dense
 
+    def mlp_output_projection(self, model, layer):
+        return model.bert.encoder.layer[layer].output.dense  # input: GELU(intermediate.dense(h)), (…, D_ff)
+
     def readout(self, model) -> Readout:
         return Readout(None, model.cls, last_state_normed=False)  # no final norm outside the layers
 
@@ -277,6 +290,9 @@ class Llama(Architecture):
 
     def output_projection(self, model, layer):
         return model.model.layers[layer].self_attn.o_proj
+
+    def mlp_output_projection(self, model, layer):
+        return model.model.layers[layer].mlp.down_proj  # input: SiLU(gate_proj(x)) * up_proj(x), (…, D_ff)
 
     def readout(self, model) -> Readout:
         return Readout(model.model.norm, model.lm_head, last_state_normed=True)

@@ -76,3 +76,28 @@ __all__ = [
     # stage constants and helpers
     "SENTENCE_COLOURS", "SENTENCE_NAMES", "LENS_CELL_CHARACTERS", "log_axis",
 ]
+
+# Make it smaller, and break it and see (issue 16)
+from explainer.plots.ablation import (  # noqa: E402
+    head_ranking_heatmap,
+    loss_change_bars,
+    mean_activation_bars,
+    mlp_heatmap,
+    residual_norms,
+)
+from explainer.plots.compression import (  # noqa: E402
+    PRECISION_COLOURS,
+    distillation_curves,
+    head_removal_curve,
+    kv_cache_timing,
+    precision_bars,
+    prediction_pair,
+    pruning_curve,
+    weight_histograms,
+)
+
+__all__ += [
+    "weight_histograms", "precision_bars", "prediction_pair", "pruning_curve", "head_removal_curve",
+    "distillation_curves", "kv_cache_timing", "PRECISION_COLOURS",
+    "loss_change_bars", "head_ranking_heatmap", "mlp_heatmap", "residual_norms", "mean_activation_bars",
+]
