@@ -63,8 +63,8 @@ class Corpus:
         record = {"source": self.source, "sha256": self.sha256, "licence": CORPUS_LICENCE,
                   "novels": list(NOVELS), "train": train, "validation": validation}
         path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as file:
-            json.dump(record, file, ensure_ascii=False)
+        with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as file:  # mtime 0: the same bytes every time
+            file.write(json.dumps(record, ensure_ascii=False).encode("utf-8"))
 
 
 def shipped_prose(path: Path = SHIPPED_PROSE) -> tuple[list[str], list[str]]:

@@ -8,7 +8,7 @@ Moving a slider re-uses the cached logits; the model does not run again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -51,11 +51,14 @@ def distribution_table(analysis: Analysis, tokenizer, settings: SamplingSettings
 
     Columns: rank, id, token (readable), logit, scaled_logit (logit / temperature),
     probability (plain softmax, temperature 1), sampling_probability (after
-    temperature, top-k and top-p), cumulative_probability (of the plain softmax).
+    temperature, top-k and top-p), cumulative_probability (the running sum of
+    the distribution top-p cuts: after temperature and top-k, before top-p; a
+    token is kept while the sum before it is below top_p).
     """
     logits = analysis.next_token_logits  # (V,)
     probabilities = analysis.next_token_probabilities  # (V,)
     sampling = reshape(logits, settings)  # (V,)
+    before_top_p = reshape(logits, replace(settings, top_p=1.0))  # (V,) what TopPLogitsWarper sorts and sums
     order = np.argsort(-logits, kind="stable")[:rows]
     return pd.DataFrame(
         {
@@ -66,7 +69,7 @@ def distribution_table(analysis: Analysis, tokenizer, settings: SamplingSettings
             "scaled_logit": logits[order] / settings.temperature,
             "probability": probabilities[order],
             "sampling_probability": sampling[order],
-            "cumulative_probability": np.cumsum(probabilities[order]),
+            "cumulative_probability": np.cumsum(before_top_p[order]),
         }
     )
 

@@ -112,6 +112,7 @@ def test_masked_scores_equal_one_masked_copy_at_a_time_at_every_position(bert):
         assert analysis.token_ranks[position] == int((log_probs > log_probs[actual]).sum()) + 1
 
 
+@pytest.mark.slow
 def test_masked_scoring_never_makes_a_tokens_squared_by_vocabulary_tensor(bert):
     """Each masked copy runs the output head at its masked position only, a few copies at a time:
     bert-base on 512 tokens would otherwise build a (512, 512, 30522) tensor, 32 GB."""
@@ -179,6 +180,7 @@ def test_blank_text_is_a_clear_value_error(gpt, text):
         analyze(gpt, text)
 
 
+@pytest.mark.slow
 def test_text_longer_than_the_context_is_truncated(gpt, bert):
     long_text = "It was a fine day in the country. " * 400
     for model in (gpt, bert):
@@ -201,6 +203,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", HOSTILE)
 def test_any_unicode_goes_through_both_models(gpt, bert, text):
     for model in (gpt, bert):

@@ -9,6 +9,7 @@ from explainer.analysis_cache import AnalysisCache, analysis_bytes
 TEXTS = [f"It was a fine day, and Emma walked to Hartfield for the {n}th time." for n in range(6)]
 
 
+@pytest.mark.slow
 def test_the_cache_holds_at_most_its_budget_in_bytes_and_forgets_the_oldest_first(gpt):
     size = analysis_bytes(analyze(gpt, TEXTS[0]))
     cache = AnalysisCache(max_bytes=int(size * 4.5))  # room for four analyses of this length

@@ -14,6 +14,9 @@ from explainer.prediction import SamplingSettings, distribution_table
 from pages.shared import OTHER_MODEL
 from tests.app_harness import APP, PROMPT, metric, open_page
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 PAGES = ["pages/home.py", "pages/tokenization.py", "pages/attention.py", "pages/next_token.py", "pages/loss.py"]
 ALL_PAGES = re.findall(r'st\.Page\("(pages/\w+\.py)"', Path(APP).read_text())  # every page app.py declares
 HARD_TEXTS = {  # lone surrogates can't reach a page (Streamlit's protocol is UTF-8): test_analysis covers them

@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 
 from explainer.analysis import analyze
 from explainer.attention import BERTVIZ_MAX_TOKENS, bertviz_html, head_weights, mean_over_heads, weights_table
@@ -26,6 +27,7 @@ def test_bertviz_needs_no_internet(gpt):
     assert "define('d3'" in page and "requirejs(['jquery', 'd3']" in page
 
 
+@pytest.mark.slow
 def test_hostile_tokens_stay_inside_json_strings(gpt, bert):
     for model in (gpt, bert):
         analysis = analyze(model, PAYLOAD)

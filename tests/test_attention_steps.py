@@ -125,6 +125,7 @@ def test_token_text_reaches_the_figures_escaped(gpt):
         assert "<img" not in shown and "<b>" not in shown and "&lt;" in shown
 
 
+@pytest.mark.slow
 def test_other_architectures_get_a_message_not_a_crash(gpt, monkeypatch):
     loaded = tiny_opt(gpt.tokenizer)
     with pytest.raises(ValueError, match="step-by-step view supports GPT-2, BERT and Llama-style"):
@@ -143,6 +144,7 @@ def shown_weights(app: AppTest) -> np.ndarray:
     return app.dataframe[0].value["weight"].to_numpy()
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_explainers_numbers(gpt):
     app = open_page("pages/attention_steps.py", prompt=TEXT)
     assert not app.exception and not app.error
@@ -167,6 +169,7 @@ def test_the_page_shows_the_explainers_numbers(gpt):
     assert list(table["masked_shown"][4:]) == [MASKED_TEXT] * (T - 4)
 
 
+@pytest.mark.slow
 def test_the_page_works_on_the_masked_model(bert):
     app = open_page("pages/attention_steps.py", BERT_TEXT, model="tiny-bert-austen")
     assert not app.exception and not app.error
@@ -175,6 +178,7 @@ def test_the_page_works_on_the_masked_model(bert):
     assert MASKED_TEXT not in list(app.dataframe[0].value["masked_shown"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blank", ["", "  \n"])
 def test_an_empty_prompt_gives_the_hint(blank):
     app = open_page("pages/attention_steps.py", prompt=blank)
@@ -182,6 +186,7 @@ def test_an_empty_prompt_gives_the_hint(blank):
     assert any("Type some text" in info.value for info in app.info)
 
 
+@pytest.mark.slow
 def test_a_prompt_longer_than_the_context(gpt):
     app = open_page("pages/attention_steps.py", prompt="It was a fine day. " * 300)
     assert not app.exception and not app.error

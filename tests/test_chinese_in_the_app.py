@@ -1,7 +1,12 @@
 """Chinese text in the app: the bilingual model is offered, is the default in Chinese, and is suggested for Chinese."""
 
+import pytest
+
 from explainer.models import EMBEDDED_ZH, REGISTRY
 from tests.app_harness import open_page
+
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
 
 CHINESE = "猫坐在垫子上，"
 

@@ -84,6 +84,7 @@ def test_chinese_costs_at_most_one_token_per_character(zh):
         assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prompt", ["猫坐在垫子上，", "大语言模型是如何工作的？", "中国经济"])
 def test_a_chinese_prompt_gets_a_chinese_continuation(zh, prompt):
     """Greedy decoding (no RNG); a small model's greedy text loops, so repeats are penalised."""

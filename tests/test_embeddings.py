@@ -139,6 +139,7 @@ def expected_spread(gpt, words: str) -> str:
     return f"{kept.sum():.0%}"
 
 
+@pytest.mark.slow
 def test_page_shows_the_models_sizes_and_the_maps_spread(gpt):
     app = open_page("pages/embeddings.py", prompt=PROMPT)
     assert not app.exception and not app.error
@@ -153,6 +154,7 @@ def test_page_shows_the_models_sizes_and_the_maps_spread(gpt):
     assert not app.info  # GPT-2 has a position table
 
 
+@pytest.mark.slow
 def test_new_words_redraw_the_map(gpt):
     app = open_page("pages/embeddings.py", prompt=PROMPT)
     app.text_input[0].set_value("Monday, Bath").run()
@@ -163,6 +165,7 @@ def test_new_words_redraw_the_map(gpt):
     assert not app.exception
 
 
+@pytest.mark.slow
 def test_page_on_the_masked_model(bert):
     app = AppTest.from_file(APP, default_timeout=120)
     app.run()
@@ -175,6 +178,7 @@ def test_page_on_the_masked_model(bert):
     assert any("LayerNorm" in latex.value for latex in app.latex)
 
 
+@pytest.mark.slow
 def test_a_long_text_is_shown_forty_tokens_at_a_time():
     app = open_page("pages/embeddings.py", prompt="It was a fine day in the country. " * 12)
     assert not app.exception
@@ -182,6 +186,7 @@ def test_a_long_text_is_shown_forty_tokens_at_a_time():
     assert any("Showing tokens 0–39" in i.value for i in app.info)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blank", ["", "   \n"])
 def test_empty_prompt_gives_a_friendly_hint(blank):
     app = open_page("pages/embeddings.py", prompt=blank)
@@ -189,6 +194,7 @@ def test_empty_prompt_gives_a_friendly_hint(blank):
     assert any("Type some text" in info.value for info in app.info)
 
 
+@pytest.mark.slow
 def test_a_rotary_model_gets_a_message_instead_of_a_position_table(monkeypatch, llama):
     app = open_with_model(monkeypatch, llama, "pages/embeddings.py")
     assert not app.exception and not app.error

@@ -1,5 +1,6 @@
 """Fine-tuning: the set is as documented, the classifier's numbers are true, and training helps."""
 
+import math
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from explainer.training.fine_tuning import (
     LABELS,
     SENTIMENT_SETS,
     STARTS,
+    Curve,
     Example,
     FineTuningRun,
     class_probabilities,
@@ -25,6 +27,7 @@ from explainer.training.fine_tuning import (
     scores_on,
 )
 from explainer.training.jobs import JobBoard
+from explainer.training.loop import Evaluation
 from tests.app_harness import open_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +86,7 @@ def test_the_shown_test_accuracy_and_loss_agree_with_one_sentence_at_a_time(gpt)
     assert loss == pytest.approx(sum(losses) / len(losses), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_fine_tuning_beats_the_untrained_classifier_on_a_trivially_separable_set(gpt):
     words = {0: "dreadful", 1: "delightful"}
     examples = [Example(f"The {thing} was {words[label]}.", label)
@@ -152,6 +156,7 @@ def test_the_fine_tuned_classifier_starts_from_tiny_gpt_zh_and_the_other_from_ra
     assert torch.equal(tuned.score.weight, scratch.score.weight)  # the new layer: the same random start
 
 
+@pytest.mark.slow
 def test_fine_tuning_tiny_gpt_zh_beats_the_untrained_classifier_on_a_trivially_separable_chinese_set(zh):
     words = {0: "太差了", 1: "太好了"}
     examples = [Example(f"这家{thing}{words[label]}。", label)
@@ -177,6 +182,7 @@ def sentences_judged(app) -> pd.DataFrame:
     return next(frame.value for frame in app.dataframe if "verdict" in frame.value.columns)
 
 
+@pytest.mark.slow
 def test_in_chinese_the_page_fine_tunes_tiny_gpt_zh_on_the_chinese_set_and_judges_a_chinese_sentence(monkeypatch):
     from pages.live_training import job_board
 
@@ -207,6 +213,7 @@ def test_in_chinese_the_page_fine_tunes_tiny_gpt_zh_on_the_chinese_set_and_judge
     assert list(sentences_judged(app)["when"]) == ["训练前", "训练前"]
 
 
+@pytest.mark.slow
 def test_in_english_the_page_offers_the_chinese_set_with_a_chinese_sentence():
     app = open_page("pages/fine_tuning.py", lang="en")
     assert app.radio(key="fine_tuning_set_en").value == "en"  # the default of an English page
@@ -226,3 +233,22 @@ def untrained_probabilities(text: str) -> list[float]:
     tokenizer = load_model(EMBEDDED_ZH).tokenizer
     return [float(class_probabilities(classifier(start, tokenizer, FineTuningRun.seed, EMBEDDED_ZH).eval(),
                                       tokenizer, [text])[0][1]) for start in STARTS]
+
+
+def _curve(train_losses, test_losses) -> Curve:
+    curve = Curve("fine-tuned")
+    for step, (train_loss, test_loss) in enumerate(zip(train_losses, test_losses), start=1):
+        curve.evaluations.append(Evaluation(step * 10, step * 160, float(step), train_loss, math.nan))
+        curve.test_losses.append(test_loss)
+        curve.accuracies.append(0.7)
+    return curve
+
+
+def test_overfitting_is_named_when_the_test_loss_climbs_while_the_training_loss_falls():
+    climbing = _curve([0.7, 0.5, 0.3, 0.1], [0.69, 0.65, 0.8, 1.09]).overfitting()
+    assert climbing is not None
+    assert (climbing.best_step, climbing.best_test_loss, climbing.last_step, climbing.last_test_loss) == (20, 0.65, 40, 1.09)
+    assert (climbing.best_train_loss, climbing.last_train_loss) == (0.5, 0.1)
+    assert _curve([0.7, 0.5, 0.3, 0.1], [0.69, 0.6, 0.5, 0.45]).overfitting() is None  # still improving
+    assert _curve([0.7, 0.5, 0.3, 0.1], [0.69, 0.6, 0.62, 0.63]).overfitting() is None  # within the margin
+    assert _curve([0.7, 0.5, 0.6, 0.8], [0.69, 0.6, 0.8, 1.0]).overfitting() is None  # training got worse too

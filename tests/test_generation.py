@@ -64,6 +64,7 @@ def test_masked_models_cannot_generate(bert):
         generate(bert, PROMPT, 2)
 
 
+@pytest.mark.slow
 def test_page_steps_forward_and_shows_the_generated_tokens(gpt):
     app = AppTest.from_file(APP, default_timeout=120)
     app.run()
@@ -79,6 +80,7 @@ def test_page_steps_forward_and_shows_the_generated_tokens(gpt):
     assert any(html.escape(expected.text) in body for body in shown)
 
 
+@pytest.mark.slow
 def test_page_explains_that_bert_cannot_generate():
     app = AppTest.from_file(APP, default_timeout=120)
     app.run()

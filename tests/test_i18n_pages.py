@@ -26,6 +26,9 @@ from explainer.models import REGISTRY
 from tests.app_harness import open_page
 from tests.test_app import ALL_PAGES
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 EXEMPT_SPANS = [
     re.compile(r"```.*?```", re.S),  # code blocks

@@ -57,6 +57,7 @@ def test_a_link_to_a_gone_model_says_so_plainly(tmp_path, name):
         KeptModels(tmp_path).load(name)
 
 
+@pytest.mark.slow
 def test_a_shared_link_opens_the_model_in_another_session_and_a_gone_one_says_so(gpt):
     from pages.shared import kept_models  # the server's own store, in the test's data directory
 

@@ -118,6 +118,7 @@ def test_the_table_has_one_row_per_layer_and_position(gpt):
 # ---------------------------------------------------------------- the page
 
 
+@pytest.mark.slow
 def test_page_shows_the_lens_of_the_last_position(gpt):
     app = open_page("pages/logit_lens.py", prompt=PROMPT)
     assert not app.exception and not app.error
@@ -134,6 +135,7 @@ def test_page_shows_the_lens_of_the_last_position(gpt):
     assert list(app.dataframe[0].value["p_top"]) == pytest.approx(list(lens.top_probabilities[:, 2]), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_page_on_the_masked_model(bert):
     app = open_page("pages/logit_lens.py", MASKED_PROMPT, model="tiny-bert-austen")
     assert not app.exception and not app.error
@@ -145,6 +147,7 @@ def test_page_on_the_masked_model(bert):
     assert list(shown["p_final"]) == pytest.approx(list(lens.final_probabilities[:, analysis.prediction_position]), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_long_text_is_shown_forty_positions_at_a_time():
     app = open_page("pages/logit_lens.py", prompt="It was a fine day in the country. " * 12)
     assert not app.exception
@@ -155,6 +158,7 @@ def test_a_long_text_is_shown_forty_positions_at_a_time():
     assert any("Showing positions 0–39" in i.value for i in app.info)
 
 
+@pytest.mark.slow
 def test_page_on_a_rotary_model(monkeypatch, gpt):
     llama = tiny_llama(gpt.tokenizer)
     app = open_with_model(monkeypatch, llama, "pages/logit_lens.py", PROMPT)
@@ -163,6 +167,7 @@ def test_page_on_a_rotary_model(monkeypatch, gpt):
     assert list(app.dataframe[0].value["p_final"]) == pytest.approx(list(lens.final_probabilities[:, -1]), abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blank", ["", "   \n"])
 def test_empty_prompt_gives_a_friendly_hint(blank):
     app = open_page("pages/logit_lens.py", prompt=blank)

@@ -62,3 +62,18 @@ def test_partial_character_tokens_cannot_be_appended(gpt):
     assert continuation_text(gpt.tokenizer, byte_piece) is None
     the = gpt.tokenizer.encode(" the")[0]
     assert continuation_text(gpt.tokenizer, the) == " the"
+
+
+def test_the_cumulative_column_is_the_sum_top_p_cuts_so_the_kept_rows_can_be_read_off(gpt):
+    # T = 2, top-k 5, top-p 0.5: top-p sums the distribution after temperature and top-k, not the plain softmax.
+    analysis = analyze(gpt, "It is a truth universally acknowledged, that")
+    settings = SamplingSettings(temperature=2.0, top_k=5, top_p=0.5)
+    table = distribution_table(analysis, gpt.tokenizer, settings, rows=10)
+    logits = torch.tensor(analysis.next_token_logits, dtype=torch.float64)
+    top5 = torch.topk(logits / 2.0, 5)
+    after_k = torch.softmax(top5.values, dim=0).numpy()  # (5,) the distribution top-p cuts, best first
+    np.testing.assert_allclose(table["cumulative_probability"][:5], np.cumsum(after_k), rtol=1e-4)
+    np.testing.assert_allclose(table["cumulative_probability"][5:], 1.0, rtol=1e-4)  # filtered by top-k: adds nothing
+    kept = int((table["sampling_probability"] > 0).sum())
+    before = np.concatenate([[0.0], table["cumulative_probability"][:-1]])  # the running sum before each row
+    assert kept == int((before < 0.5).sum())  # a row is kept while the sum before it is below top_p

@@ -21,6 +21,9 @@ from explainer.training.pretraining import (
 )
 from tests.app_harness import open_page
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 TINY = ModelSize("Test", layers=1, heads=2, dims=16, learning_rate=1e-2, context=32)
 
 
@@ -32,9 +35,9 @@ def austen_ids(gpt):
 
 def _train(gpt, austen_ids, steps):
     run = PretrainingRun(TINY, "Austen", *austen_ids, gpt.tokenizer, max_steps=steps, eval_every=20, sample_every=20)
-    job = JobBoard().start("test", run, max_seconds=120)
-    job.thread.join(120)
-    assert job.state == "finished", job.error
+    job = JobBoard(abandon_after=600).start("test", run, max_seconds=600)  # no page sends heartbeats here
+    job.thread.join(600)
+    assert job.state == "finished", (job.error, job.stop_reason)
     return run
 
 
@@ -51,7 +54,8 @@ def test_a_few_steps_of_pretraining_lower_the_loss_and_leave_samples(gpt, austen
     run = _train(gpt, austen_ids, steps=60)
     assert before == pytest.approx(math.log(len(gpt.tokenizer)), abs=0.3)  # a fresh model guesses evenly
     assert causal_loss_on(run.model, austen_ids[1], TINY.context) < before - 1.0
-    assert [e.step for e in run.evaluations] == [20, 40, 60]
+    assert [e.step for e in run.evaluations] == [0, 20, 40, 60]  # the curve starts before the first step
+    assert run.evaluations[0].val_loss == pytest.approx(math.log(len(gpt.tokenizer)), abs=0.3)
     assert [s.step for s in run.samples] == [0, 20, 40, 60]  # the untrained model's sample comes first
     assert all(isinstance(s.text, str) and s.text for s in run.samples)
     assert run.tokens_per_second > 0

@@ -31,6 +31,9 @@ from explainer.training.pretraining import (
 )
 from tests.app_harness import open_page
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 TINY = ModelSize("Test", layers=1, heads=2, dims=32, learning_rate=1e-2, context=32)
 CHINESE_LABEL = "Chinese news and reviews (built in)"
 OWN_TEXT = "Your own text (paste or upload)"

@@ -9,6 +9,7 @@ seeded work runs; its results must equal those of a quiet run.
 import threading
 from contextlib import contextmanager
 
+import pytest
 import torch
 
 from explainer.generation import generate
@@ -16,6 +17,9 @@ from explainer.prediction import SamplingSettings
 from explainer.training.fine_tuning import Example, FineTuningRun, curve_table
 from explainer.training.jobs import JobBoard
 from explainer.training.pretraining import ModelSize, PretrainingRun, join_token_ids
+
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
 
 PROMPT = "It is a truth universally acknowledged"
 TINY = ModelSize("Test", layers=1, heads=2, dims=16, learning_rate=1e-2, context=32)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from explainer.corpus import shipped_prose
 from explainer.training.jobs import JobBoard
@@ -43,6 +44,7 @@ def test_the_committed_sweep_has_at_least_five_sizes_and_its_fit_is_the_fit_of_i
     assert points[-1].final_loss < points[0].final_loss  # bigger models reached a lower loss
 
 
+@pytest.mark.slow
 def test_a_mini_sweep_trains_every_size_on_the_same_budget(gpt):
     train_texts, val_texts = shipped_prose()
     run = ScalingSweepRun(MINI_SWEEP_SIZES[:3], 4_000, join_token_ids(gpt.tokenizer, [train_texts[0][:50_000]]),
@@ -52,3 +54,14 @@ def test_a_mini_sweep_trains_every_size_on_the_same_budget(gpt):
     assert job.state == "finished", job.error
     assert [p.name for p in run.points] == [s.name for s in MINI_SWEEP_SIZES[:3]]
     assert len({p.tokens for p in run.points}) == 1 and all(p.curve for p in run.points)
+
+
+def test_the_progress_of_a_sweep_weighs_each_size_by_the_time_its_steps_take(gpt):
+    ids = torch.arange(5000) % 100
+    run = ScalingSweepRun(MINI_SWEEP_SIZES, 4 * 16 * 64, ids, ids, gpt.tokenizer)  # 4 steps per size
+    costs = run.step_costs
+    assert costs == sorted(costs) and costs[-1] > 2 * costs[0]  # larger models take longer per step
+    assert run.progress(0) == 0 and run.progress(run.max_steps) == 1
+    assert run.progress(run.steps_per_model) == pytest.approx(costs[0] / sum(costs))  # the first size done
+    assert run.progress(run.steps_per_model // 2) == pytest.approx(costs[0] / 2 / sum(costs))
+    assert run.progress(run.steps_per_model) < 1 / len(MINI_SWEEP_SIZES)  # not a quarter: the small size is cheap

@@ -10,6 +10,9 @@ from explainer.tokenization import SAME_MEANING
 from tests.app_harness import open_page
 from tests.test_app import HARD_TEXTS
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 PAGE = "pages/tokenization.py"
 HUB = ("gpt2", "bert-base-uncased", "Qwen/Qwen2.5-0.5B")
 

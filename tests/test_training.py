@@ -21,6 +21,7 @@ def _repetitive_ids(length: int) -> torch.Tensor:
     return torch.arange(length) % 7  # a pattern a tiny model learns at once
 
 
+@pytest.mark.slow
 def test_a_few_steps_of_training_lower_the_causal_loss():
     torch.manual_seed(0)
     model = GPT2LMHeadModel(
@@ -34,6 +35,7 @@ def test_a_few_steps_of_training_lower_the_causal_loss():
     assert causal_loss_on(model, ids[:500], 16) < before / 3
 
 
+@pytest.mark.slow
 def test_masked_batches_hide_about_fifteen_percent_and_training_learns():
     torch.manual_seed(0)
     ids = _repetitive_ids(3000) + 5  # ids 0..4 are reserved for special tokens
@@ -68,6 +70,7 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate_at(100, 0, settings) == 0.1
 
 
+@pytest.mark.slow
 def test_a_stop_request_ends_the_run():
     model = GPT2LMHeadModel(
         GPT2Config(vocab_size=16, n_positions=16, n_embd=16, n_layer=1, n_head=2, bos_token_id=0, eos_token_id=0)

@@ -7,6 +7,9 @@ import pytest
 
 from explainer.training.jobs import JobBoard, ServerBusy
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 
 class SpinRun:
     """A run that steps until its job says stop."""

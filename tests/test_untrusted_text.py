@@ -14,6 +14,9 @@ from pages.untrusted import literal
 from tests.app_harness import open_page
 from tests.test_app import ALL_PAGES
 
+# every test here opens pages in Streamlit's AppTest, trains, or drives a browser
+pytestmark = pytest.mark.slow
+
 PAYLOAD = ("[sign in again](https://evil.example/login) ![](http://evil.example/pixel.png) "
            "$\\href{https://evil.example/x}{click}$ <img src=http://evil.example/i.png> www.evil.example **bold**")
 MARKDOWN_ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success",

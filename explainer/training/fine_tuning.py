@@ -173,6 +173,33 @@ class Curve:
     accuracies: list[float] = field(default_factory=list)  # test accuracy, one per evaluation
     test_losses: list[float] = field(default_factory=list)  # test cross-entropy (nats), one per evaluation
 
+    def overfitting(self, margin: float = 0.05) -> Overfitting | None:
+        """When the test loss has climbed more than ``margin`` nats above its lowest point while the training
+        loss kept falling, the evidence: where the test loss was lowest, and where both stand now; else None."""
+        losses, evaluations = list(self.test_losses), list(self.evaluations)[: len(self.test_losses)]
+        if len(losses) < 3:
+            return None
+        best = min(range(len(losses)), key=losses.__getitem__)
+        rising = losses[-1] > losses[best] + margin
+        still_learning = evaluations[-1].train_loss < evaluations[best].train_loss
+        if not (rising and still_learning):
+            return None
+        return Overfitting(best_step=evaluations[best].step, best_test_loss=losses[best], last_step=evaluations[-1].step,
+                           last_test_loss=losses[-1], best_train_loss=evaluations[best].train_loss,
+                           last_train_loss=evaluations[-1].train_loss)
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    """A classifier that learns its training sentences ever better while it gets worse on the test sentences."""
+
+    best_step: int  # where the test loss was lowest
+    best_test_loss: float
+    last_step: int
+    last_test_loss: float
+    best_train_loss: float  # the training loss at best_step
+    last_train_loss: float
+
 
 @dataclass
 class FineTuningRun:

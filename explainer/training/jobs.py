@@ -28,6 +28,9 @@ log = logging.getLogger("explainer")
 
 
 class Run(Protocol):
+    """What a job trains. A run whose steps cost unequal time may also define ``progress(step) -> float`` in
+    [0, 1], the share of its work done after ``step`` steps; the progress bar and the time left then use it."""
+
     title: str
     max_steps: int
 
@@ -90,7 +93,9 @@ class TrainingJob:
         """Progress in [0, 1]: the larger of steps done and time budget spent."""
         if not self.running:
             return 1.0
-        return min(1.0, max(self.step / max(1, self.run.max_steps), self.elapsed / self.max_seconds))
+        progress = getattr(self.run, "progress", None)
+        work = progress(self.step) if progress else self.step / max(1, self.run.max_steps)
+        return min(1.0, max(work, self.elapsed / self.max_seconds))
 
     @property
     def seconds_left(self) -> float:

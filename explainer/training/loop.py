@@ -40,6 +40,7 @@ class TrainingSettings:
     weight_decay: float = 0.1
     eval_every: int = 100
     eval_batches: int = 20
+    eval_at_start: bool = False  # also evaluate the untrained model (step 0), so a curve starts where learning starts
     max_seconds: float = math.inf  # stop early when the wall-clock budget is spent
 
 
@@ -156,6 +157,23 @@ def learning_rate_at(step: int, seconds: float, settings: TrainingSettings) -> f
     return settings.min_learning_rate + cosine * (settings.learning_rate - settings.min_learning_rate)
 
 
+def fixed_batches(sample_batch: BatchSampler, count: int) -> BatchSampler:
+    """A sampler that hands out the same ``count`` batches of each split, in turn, drawn once from ``sample_batch``.
+
+    An evaluation that draws ``count`` batches of a split then measures the model on the very same text every
+    time it runs, whenever that is, and draws nothing from the training stream.
+    """
+    drawn = {split: [sample_batch(split) for _ in range(count)] for split in ("train", "val")}
+    handed_out = {"train": 0, "val": 0}
+
+    def sample(split: str) -> dict[str, torch.Tensor]:
+        batch = drawn[split][handed_out[split] % count]
+        handed_out[split] += 1
+        return batch
+
+    return sample
+
+
 @torch.no_grad()
 def estimate_loss(model: torch.nn.Module, sample_batch: BatchSampler, split: str, batches: int) -> float:
     """Return the mean loss over ``batches`` random batches of ``split``."""
@@ -187,11 +205,18 @@ def train(
     on_evaluation: Callable[[Evaluation], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    evaluation_batches: BatchSampler | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place with AdamW; return its evaluation history.
 
+    Evaluations draw their batches from ``evaluation_batches`` (by default
+    ``sample_batch``, the training stream itself). A live run passes its own
+    ``fixed_batches``: every point of its curve is then measured on the same
+    text, and how often it evaluates does not change what it trains on.
+
     ``on_evaluation`` is called after each evaluation (every ``eval_every``
-    steps and at the end); ``on_step(step, loss)`` after every step;
+    steps, at step 0 with ``eval_at_start``, and at the end);
+    ``on_step(step, loss)`` after every step;
     ``should_stop`` is polled every step, so a caller can stop a run from
     another thread.
 
@@ -218,13 +243,15 @@ def train(
             step=step,
             tokens_seen=tokens_seen,
             seconds=time.perf_counter() - started,
-            train_loss=estimate_loss(model, sample_batch, "train", settings.eval_batches),
-            val_loss=estimate_loss(model, sample_batch, "val", settings.eval_batches),
+            train_loss=estimate_loss(model, evaluation_batches or sample_batch, "train", settings.eval_batches),
+            val_loss=estimate_loss(model, evaluation_batches or sample_batch, "val", settings.eval_batches),
         )
         result.evaluations.append(evaluation)
         if on_evaluation:
             on_evaluation(evaluation)
 
+    if settings.eval_at_start:
+        evaluate(0)
     model.train()
     step = 0
     for step in range(1, settings.max_steps + 1):

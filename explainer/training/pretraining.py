@@ -2,9 +2,11 @@
 
 The loop is the one that built the embedded model (``explainer/training/loop.py``):
 forward, cross-entropy loss, backpropagation, optimizer step. A run records
-the train and validation loss every ``eval_every`` steps and writes a sample
-from a fixed prompt every ``sample_every`` steps, so the class sees gibberish
-turn into words.
+the train and validation loss of the untrained model, then every
+``eval_every`` steps, on the same fixed batches each time (so the curve
+starts where learning starts, at ln V, and every point is measured on the
+same text); and it writes a sample from a fixed prompt at step 0 and every
+``sample_every`` steps, so the class sees gibberish turn into words.
 
 Every run reads text with an embedded model's byte-level BPE tokenizer, so any
 text can be learnt and a finished model works on every other page of the app
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -29,7 +32,7 @@ from explainer.generation import sampling_options
 from explainer.i18n import N_, _
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
 from explainer.prediction import SamplingSettings
-from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, train
+from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, fixed_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
 MAX_CORPUS_CHARACTERS = 5_000_000
@@ -184,7 +187,8 @@ class PretrainingRun:
     prompt: str = "It is a truth"
     max_steps: int = 100_000  # live runs are limited by time; the step budget is a backstop
     batch_size: int = 16
-    eval_every: int = 20
+    eval_every: int = 10  # the Large size takes about 2 s for 10 steps on 2 CPUs: a new point at each redraw
+    eval_batches: int = 2  # fixed batches: few are needed for a steady curve
     sample_every: int = 100
     sample_tokens: int = 24
     seed: int = 1337
@@ -216,26 +220,30 @@ class PretrainingRun:
             min_learning_rate=self.size.learning_rate / 10,
             warmup_steps=30,
             eval_every=self.eval_every,
-            eval_batches=4,
+            eval_batches=self.eval_batches,
+            eval_at_start=True,
             max_seconds=job.max_seconds,
         )
-        generator = torch.Generator().manual_seed(self.seed)
-        batches = causal_batches(self.train_ids, self.val_ids, self.batch_size, self.size.context, generator)
-        self.samples.append(self._sample(model, Evaluation(0, 0, 0.0, math.nan, math.nan)))
+        batches = causal_batches(self.train_ids, self.val_ids, self.batch_size, self.size.context,
+                                 torch.Generator().manual_seed(self.seed))
+        evaluation_batches = fixed_batches(causal_batches(self.train_ids, self.val_ids, self.batch_size, self.size.context,
+                                                          torch.Generator().manual_seed(self.seed + 1)), self.eval_batches)
+        started = time.perf_counter()
+        self.samples.append(self._sample(model, 0, 0.0))
 
-        def record(evaluation: Evaluation) -> None:
-            self.evaluations.append(evaluation)
-            if evaluation.step % self.sample_every == 0:
-                self.samples.append(self._sample(model, evaluation))
+        def after_step(step: int, loss: float) -> None:
+            job.on_step(step, loss)
+            if step % self.sample_every == 0:
+                self.samples.append(self._sample(model, step, time.perf_counter() - started))
 
-        self.result = train(model, batches, settings, on_evaluation=record, should_stop=job.should_stop,
-                            on_step=job.on_step)
+        self.result = train(model, batches, settings, on_evaluation=self.evaluations.append, should_stop=job.should_stop,
+                            on_step=after_step, evaluation_batches=evaluation_batches)
         if self.samples[-1].step != self.result.steps:  # always end with a sample of the final model
-            self.samples.append(self._sample(model, self.evaluations[-1]))
+            self.samples.append(self._sample(model, self.result.steps, self.result.seconds))
         model.eval()
 
     @torch.no_grad()
-    def _sample(self, model: GPT2LMHeadModel, at: Evaluation) -> Sample:
+    def _sample(self, model: GPT2LMHeadModel, step: int, seconds: float) -> Sample:
         """Continue the fixed prompt (top-k 40, temperature 0.8, the same seed every time)."""
         was_training = model.training
         model.eval()
@@ -250,4 +258,4 @@ class PretrainingRun:
         )
         model.train(was_training)
         continuation = self.tokenizer.decode(output[0, prompt_ids.shape[1] :])
-        return Sample(at.step, at.tokens_seen, at.seconds, continuation)
+        return Sample(step, step * self.batch_size * self.size.context, seconds, continuation)

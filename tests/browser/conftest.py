@@ -20,12 +20,9 @@ SCREENSHOTS = OUTPUT / "screenshots"
 TIMINGS = pytest.StashKey[dict]()
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: drives the app in headless Chromium (needs /usr/bin/chromium)")
-
-
 def pytest_collection_modifyitems(config, items):
-    """Mark every test of this folder as a browser test, and skip them all when the browser can't run."""
+    """Mark every test of this folder as a browser test (and slow: each drives a real server), and skip them all
+    when the browser can't run."""
     reason = None
     if not CHROMIUM.exists():
         reason = "Debian chromium not installed: apt-get install -y chromium"
@@ -38,6 +35,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
