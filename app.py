@@ -36,6 +36,6 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES, expanded=True)  # all 13 pages listed, in three sections
+page = st.navigation(PAGES, position="top")  # the sections are menus in the header: the sidebar keeps the text
 sidebar()
 page.run()

@@ -206,10 +206,15 @@ async def open_with_text(browser, url: str, model: str, path: str, text: str):
 
 
 async def visit(page, path: str) -> None:
-    """Go to another page through the sidebar (the session, and its text, stay) and wait for its charts."""
-    link = page.locator(f'[data-testid="stSidebarNavLink"][href$="/{path}"]')
-    title = (await link.inner_text()).strip().splitlines()[-1]  # the label (after the icon's name) is the page's title
-    await link.click()
+    """Go to another page through the header's menus (the session, and its text, stay) and wait for its charts."""
+    link = page.locator(f'[data-testid="stTopNavDropdownLink"][href$="/{path}"]')
+    sections = page.locator('[data-testid="stTopNavSection"]')
+    for index in range(await sections.count()):  # open the menus in turn until one holds the page
+        await sections.nth(index).click()
+        if await link.count() and await link.first.is_visible():
+            break
+    title = (await link.first.inner_text()).strip().splitlines()[-1]  # the label (after the icon's name) is the title
+    await link.first.click()
     await page.wait_for_function("path => location.pathname.endsWith('/' + path)", arg=path, polling=250)
     await page.locator('[data-testid="stMain"] h1').filter(has_text=title).wait_for()
     await _charts_drawn(page)

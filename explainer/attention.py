@@ -62,6 +62,9 @@ def weights_table(analysis: Analysis, layer: int, head: int | None) -> pd.DataFr
 # ----------------------------------------------------------------- BertViz
 
 
+LAYER_MENU = 'Layer: <select id="layer"></select>'  # the head view's own layer menu, as BertViz writes it
+
+
 @lru_cache(maxsize=1)
 def _offline_loader() -> str:
     """Inline scripts that stand in for BertViz's CDN: d3 and jQuery as globals, then
@@ -77,20 +80,29 @@ def _script_safe_json_string(text: str) -> str:
     return literal.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def bertviz_html(analysis: Analysis, view: str, start: int = 0) -> str:
+def bertviz_html(analysis: Analysis, view: str, start: int = 0, layer: int | None = None) -> str:
     """Return a self-contained HTML page of BertViz's ``view`` ("head" or "model").
 
-    Shows at most ``BERTVIZ_MAX_TOKENS`` tokens from ``start``. Needs no
-    internet: the CDN scripts are replaced by inlined copies. Token strings
-    enter the page only as escaped JSON string literals.
+    Shows at most ``BERTVIZ_MAX_TOKENS`` tokens from ``start``. The head view
+    with a ``layer`` shows that layer only, without BertViz's own layer menu
+    (the page's Layer picker chooses it). Needs no internet: the CDN scripts
+    are replaced by inlined copies. Token strings enter the page only as
+    escaped JSON string literals.
     """
     begin, end = window_bounds(len(analysis.tokens), start, BERTVIZ_MAX_TOKENS)
     placeholders = [f"bertviz_token_{i}_" for i in range(end - begin)]
     window = np.stack([layer[:, begin:end, begin:end] for layer in analysis.attentions])  # (L, H, W, W)
     weights = np.round(window.astype(np.float64), 3)  # 3 decimals are enough for line opacity
     attention = tuple(torch.from_numpy(layer[None]) for layer in weights)  # L × (1, H, W, W)
-    render = head_view if view == "head" else model_view
-    page = render(attention, placeholders, html_action="return").data
+    if view == "head":
+        page = head_view(attention, placeholders, html_action="return",
+                         include_layers=None if layer is None else [layer]).data
+        if layer is not None:
+            if LAYER_MENU not in page:
+                raise RuntimeError("BertViz changed its layer menu; update explainer/attention.py")
+            page = page.replace(LAYER_MENU, '<select id="layer" hidden></select>')  # BertViz still fills it
+    else:
+        page = model_view(attention, placeholders, html_action="return").data
     for placeholder, token in zip(placeholders, analysis.tokens.display[begin:end]):
         page = page.replace(f'"{placeholder}"', _script_safe_json_string(token))
     page = CDN_REQUIRE_TAG.sub("", page)

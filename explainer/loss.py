@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from explainer.analysis import Analysis
+from explainer.numbers import SUPERSCRIPT, power_of_ten
 
 GLTR_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"))
 GLTR_COLOURS = {"top 10": "#7fd17f", "top 100": "#f5e46c", "top 1000": "#f4a259", "beyond": "#d9778b", "": "#e4e4e4"}
@@ -29,7 +30,8 @@ def rank_bucket(rank: int) -> str:
 def token_table(analysis: Analysis) -> pd.DataFrame:
     """Return one row per token: position, token, id, p, −log p (nats), rank and GLTR bucket.
 
-    Unscored tokens (the first token of a causal model; [CLS]/[SEP]) have empty p and loss.
+    Unscored tokens (the first token of a causal model, which nothing predicts; [CLS]/[SEP]) have
+    empty p, loss and rank, and the bucket ''.
     """
     return pd.DataFrame(
         {
@@ -38,7 +40,7 @@ def token_table(analysis: Analysis) -> pd.DataFrame:
             "id": analysis.tokens.ids,
             "p": analysis.token_probabilities,
             "neg_log_p": analysis.token_losses,
-            "rank": analysis.token_ranks,
+            "rank": pd.Series(analysis.token_ranks, dtype="Int64").where(analysis.scored),  # <NA> where unscored
             "bucket": [rank_bucket(int(r)) for r in analysis.token_ranks],
         }
     )
@@ -57,15 +59,14 @@ class ChainRule:
 
     @property
     def probability_text(self) -> str:
-        """p(text) written so it never underflows to 0, e.g. '3.2 × 10^-41'."""
-        exponent = math.floor(self.log10_probability)
-        mantissa = 10 ** (self.log10_probability - exponent)
-        return f"{mantissa:.2f} × 10^{exponent}"
+        """p(text) written so it never underflows to 0, e.g. '3.20 × 10⁻⁴¹'."""
+        mantissa, exponent = power_of_ten(self.log10_probability)
+        return f"{mantissa} × 10{str(exponent).translate(SUPERSCRIPT)}"
 
     @property
     def probability_latex(self) -> str:
         """p(text) as LaTeX, e.g. '3.20 \\times 10^{-41}'."""
-        mantissa, exponent = self.probability_text.split(" × 10^")
+        mantissa, exponent = power_of_ten(self.log10_probability)
         return rf"{mantissa} \times 10^{{{exponent}}}"
 
 

@@ -61,9 +61,9 @@ with all_heads:
                      "some at the first, some spread out."))
 with head_view:
     if head_view.open:
-        st.caption(bertviz_note)
+        st.caption(_("{note} It shows layer {layer}, chosen above.").format(note=bertviz_note, layer=layer))
         shown_tokens = min(end - begin, attention.BERTVIZ_MAX_TOKENS)
-        st.iframe(attention.bertviz_html(analysis, "head", begin), height=min(1200, 120 + 22 * shown_tokens))
+        st.iframe(attention.bertviz_html(analysis, "head", begin, layer=layer), height=min(1200, 90 + 22 * shown_tokens))
 with model_view:
     if model_view.open:
         st.caption(_("{note} Each small panel is one head (rows: layers, columns: heads); click one to enlarge it.").format(

@@ -89,6 +89,19 @@ def draw(run: FineTuningRun) -> None:
             column.metric(_("{classifier}: test accuracy").format(classifier=_(start)), f"{row.test_accuracy:.0%}",
                           help=_("step {step}").format(step=int(row.step)))
     chart(plots.fine_tuning_curves(table), table, "fine_tuning")
+    for curve in list(run.curves.values()):
+        overfitting = curve.overfitting()
+        if overfitting:
+            st.info(_(
+                "**Overfitting.** The {classifier} classifier's test loss was lowest at step {best_step} ({best:.2f} "
+                "nats) and has risen to {last:.2f}, while its training loss kept falling ({train_best:.2f} → "
+                "{train_last:.2f}). It is learning the {n} training sentences by heart, quirks included, rather than "
+                "what makes a sentence positive; its verdicts on new sentences grow more confident, and a confident "
+                "mistake costs much more loss. Accuracy can hold while the loss climbs. The usual cures: stop at the "
+                "lowest test loss (early stopping), or give it more and more varied sentences."
+            ).format(classifier=_(curve.start), best_step=overfitting.best_step, best=overfitting.best_test_loss,
+                     last=overfitting.last_test_loss, train_best=overfitting.best_train_loss,
+                     train_last=overfitting.last_train_loss, n=len(run.train_set)), icon=":material/warning:")
 
 
 job = my_job(FineTuningRun)

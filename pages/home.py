@@ -1,5 +1,7 @@
 """Home: the path a text takes through a GPT-style model, each stage linked to its page."""
 
+import html
+
 import streamlit as st
 
 from explainer.i18n import N_, _
@@ -23,9 +25,19 @@ STAGES = [  # (stage, what happens, page or None), translated where shown
      "pages/loss.py"),
 ]
 
-PIPELINE = ("digraph {{ rankdir=LR; bgcolor=transparent; "
-            "node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8eef7\", color=\"#4c78a8\", fontname=sans]; {} }}")
-st.graphviz_chart(PIPELINE.format(" -> ".join(f'"{i + 1}. {_(stage)}"' for i, (stage, *__) in enumerate(STAGES))))
+PIPELINE_STYLE = ("display:flex;flex-wrap:wrap;align-items:center;gap:.35rem .5rem;margin:.2rem 0 .9rem 0;"
+                  "font-size:1.05rem")
+STEP_STYLE = "background:#e8eef7;border:1px solid #4c78a8;border-radius:.6rem;padding:.2rem .65rem;white-space:nowrap"
+
+
+def pipeline_html() -> str:
+    """The stages as a row of boxes joined by arrows, wrapping onto a second line on a narrow screen (escaped)."""
+    steps = [f"<span style='{STEP_STYLE}'>{index}. {html.escape(_(stage))}</span>"
+             for index, (stage, *__) in enumerate(STAGES, start=1)]
+    return f"<div style='{PIPELINE_STYLE}'>" + "<span style='color:#4c78a8'>→</span>".join(steps) + "</div>"
+
+
+st.html(pipeline_html())
 CARDS_PER_ROW = 4
 for first in range(0, len(STAGES), CARDS_PER_ROW):
     for number, column, (stage, explanation, page) in zip(

@@ -42,7 +42,8 @@ with explanation:
         "Every token carries a vector through the model (the *residual stream*, h); each layer adds to it. "
         "The **logit lens** sends the vector after each layer straight to the model's output head, skipping "
         "the layers still to come: what would the model say if it stopped there? "
-        "Each cell shows that **top guess**; its colour is the probability of the model's **final** prediction."
+        "Each cell shows that **top guess**; its colour is how sure that layer is of it (its probability). "
+        "Hover a cell to see the probability the layer gives the model's **final** prediction too."
     ))
     st.caption(
         _("Row t guesses the token that comes after token t; the last column is the model's own output. "

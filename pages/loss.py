@@ -4,8 +4,18 @@ import streamlit as st
 
 from explainer import loss, plots
 from explainer.i18n import N_, _
+from explainer.models import EMBEDDED_ZH
+from explainer.numbers import grouped, latex_number
 from explainer.token_html import legend, token_chips
-from pages.shared import cached_analysis, chart, page_analysis, page_header
+from pages.shared import (
+    cached_analysis,
+    cached_model,
+    chart,
+    literal,
+    page_analysis,
+    page_header,
+    reads_chinese_as_bytes,
+)
 
 FACTORS_SHOWN = 6
 COMPARED = {  # the two texts compared at the bottom, by default: the course's "The cat is on the …"
@@ -51,29 +61,41 @@ if chain.scored_tokens == 0:
 
 metrics = st.columns(4)
 metrics[0].metric(_("Mean loss"), _("{loss:.3f} nats").format(loss=chain.mean_loss), help=_("−(1/N) Σ log p(token | before)"))
-metrics[1].metric(_("Perplexity"), f"{chain.perplexity:.1f}", help=_("exp(mean loss)"))
+metrics[1].metric(_("Perplexity"), grouped(chain.perplexity), help=_("exp(mean loss)"))
 metrics[2].metric(_("log p(text)"), _("{loss:.2f} nats").format(loss=chain.log_probability))
 metrics[3].metric(_("p(text)"), chain.probability_text)
+vocabulary = len(cached_model(analysis.model_name).tokenizer)
+if chain.perplexity > vocabulary:
+    why = _("Here they are the bytes of Chinese characters, which a model trained on English text almost never saw: "
+            "choose {model} in the sidebar for a model that reads Chinese.").format(
+        model=literal(EMBEDDED_ZH)) if reads_chinese_as_bytes(analysis) else ""
+    st.warning(_("A perplexity of {perplexity} is worse than guessing evenly among all {vocab:,} tokens (perplexity "
+                 "{vocab:,}). A model that knows nothing guesses evenly; this one has learned which tokens are rare and "
+                 "bets against them, so text full of them costs it more than no knowledge at all. {why}").format(
+        perplexity=grouped(chain.perplexity), vocab=vocabulary, why=why), icon=":material/help:")
 
 st.subheader(_("The chain rule"))
 st.latex(r"p(x_1,\dots,x_N)=\prod_{t} p(x_t \mid x_{<t}) \qquad "
          r"\mathcal{L}=-\frac{1}{N}\sum_t \log p(x_t\mid x_{<t}) \qquad \mathrm{PPL}=e^{\mathcal{L}}")
-shown = " \\times ".join(f"{p:.3g}" for __, p in chain.factors[:FACTORS_SHOWN])
+shown = " \\times ".join(latex_number(p) for __, p in chain.factors[:FACTORS_SHOWN])
 more = r" \times \cdots" if len(chain.factors) > FACTORS_SHOWN else ""
 st.latex(rf"p(\text{{text}}) = {shown}{more} = {chain.probability_latex}")
 st.caption(_("{n} factors, one per scored token; multiplying many numbers below 1 makes a tiny "
              "probability, which is why models add logs instead.").format(n=chain.scored_tokens))
 
 chart(plots.loss_bars(table), table, "token_losses")
+unscored = (_("no prediction: nothing comes before it") if analysis.kind == "causal" else
+            _("not scored: a special token"))
+shown_table = table.assign(bucket=[_(BUCKETS[b]) if b else unscored for b in table["bucket"]])
 st.dataframe(
-    table.assign(bucket=[_(BUCKETS[b]) if b else "" for b in table["bucket"]]),
+    shown_table.style.format({"p": "{:.4f}", "neg_log_p": "{:.3f}", "rank": "{:,}"}, na_rep="—"),  # unscored: no p
     hide_index=True,
     column_config={
         "position": st.column_config.NumberColumn(_("position")),
         "token": _("token"),
         "id": st.column_config.NumberColumn(_("id")),
-        "p": st.column_config.NumberColumn(_("p"), format="%.4f"),
-        "neg_log_p": st.column_config.NumberColumn(_("−log p (nats)"), format="%.3f"),
+        "p": st.column_config.NumberColumn(_("p")),
+        "neg_log_p": st.column_config.NumberColumn(_("−log p (nats)")),
         "rank": st.column_config.NumberColumn(_("rank")),
         "bucket": _("GLTR bucket"),
     },
@@ -97,5 +119,5 @@ for side, key, label, default in zip(sides, ("compare_a", "compare_b"), (_("Text
         st.html(token_chips(other.tokens, [loss.GLTR_COLOURS[b] for b in other_table["bucket"]], titles(other_table)))
         first, second = st.columns(2)
         first.metric(_("Mean loss"), _("{loss:.3f} nats").format(loss=other_chain.mean_loss))
-        second.metric(_("Perplexity"), f"{other_chain.perplexity:.1f}")
+        second.metric(_("Perplexity"), grouped(other_chain.perplexity))
         st.plotly_chart(plots.loss_bars(other_table), key=f"chart_{key}")

@@ -17,6 +17,7 @@ from explainer.training.pretraining import (
     MAX_CORPUS_CHARACTERS,
     MODEL_SIZES,
     OWN_CORPUS,
+    SAMPLE_PROMPTS,
     PretrainingRun,
     sample_prompt_for,
     split_token_ids,
@@ -73,8 +74,12 @@ with settings:
         st.caption(_("Chinese text is read with the tokenizer of {model}, where a common Chinese character or word "
                      "is one token.").format(model=literal(EMBEDDED_ZH)))
     seconds = st.slider(_("Training time (seconds)"), 20, int(MAX_TRAINING_SECONDS), min(120, int(MAX_TRAINING_SECONDS)), 10)
-    prompt = st.text_input(_("Sample prompt"), sample_prompt_for(CORPORA[corpus], own_text), max_chars=80,
+    default_prompt = sample_prompt_for(CORPORA[corpus], own_text)
+    prompt = st.text_input(_("Sample prompt"), default_prompt, max_chars=80,
                            help=_("Every 100 steps the model continues this prompt, so you can read its progress."))
+built_in_tokens = {AUSTEN: austen_ids, CHINESE: chinese_ids}.get(corpus)
+if built_in_tokens:
+    built_in_tokens()  # read into tokens now (once per server), not when Train is pressed
 
 
 def make_run() -> PretrainingRun:
@@ -86,8 +91,10 @@ def make_run() -> PretrainingRun:
     else:
         train_ids, val_ids = split_token_ids(tokenizer, own_text)
         name = N_("your text")
-    return PretrainingRun(size, name, train_ids, val_ids, tokenizer,
-                          prompt=prompt.strip() or sample_prompt_for(CORPORA[corpus], own_text))
+    chosen = prompt.strip()
+    if not chosen or chosen in SAMPLE_PROMPTS.values():  # a default prompt follows the corpus's language
+        chosen = default_prompt
+    return PretrainingRun(size, name, train_ids, val_ids, tokenizer, prompt=chosen)
 
 
 with settings:
@@ -101,7 +108,7 @@ with loop:
         "loss = cross_entropy(logits, next_ids)   # how surprised it was\n"
         "loss.backward()                          # backpropagation: gradients\n"
         "optimizer.step()                         # AdamW nudges every weight"
-    ).format(vocab=vocab), language="python")
+    ).format(vocab=vocab), language="python", wrap_lines=True)
     st.latex(r"\mathcal{L} = -\frac{1}{N}\sum_{t} \log p_\theta(x_t \mid x_{<t})")
     st.caption(_("The loss is the average surprise, in nats, at each real next token. A model that knows nothing "
                  "spreads its bet over all {vocab:,} tokens of its vocabulary: loss ln {vocab} ≈ {loss:.1f}, "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from explainer import plots
 from explainer.i18n import N_, _, labelled
+from explainer.numbers import latex_number, plain_number
 from explainer.training.scaling import (
     MINI_SWEEP_SIZES,
     PowerLaw,
@@ -19,7 +20,7 @@ from pages.live_training import live_panel, my_job, train_button
 from pages.pretraining_data import austen_ids, embedded_tokenizer
 from pages.shared import chart, page_header
 
-MINI_SWEEP_TOKENS = 400_000  # 60,000 left every size on the same plateau (loss 6.5): no law to fit; 400,000 takes ~45 s
+MINI_SWEEP_TOKENS = 400_000  # 60,000 left every size on the same plateau (loss 6.5): no law to fit
 KAPLAN_ALPHA = 0.076  # α_N of Kaplan et al. 2020
 PARAMETER_AXES = {  # shown with _()
     "non_embedding_parameters": N_("non-embedding parameters N (as Kaplan et al.)"),
@@ -44,12 +45,12 @@ def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
     except ValueError as problem:
         st.warning(str(problem))
         return None
-    mantissa, exponent = f"{law.x_c:.2e}".split("e")
-    n_c = f"{law.x_c:.3g}" if 1e-2 <= law.x_c < 1e4 else rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    st.latex(rf"L(N) = \left({n_c} \,/\, N\right)^{{{law.alpha:.3f}}} + {law.l_inf:.3f}")
+    st.latex(rf"L(N) = \left({latex_number(law.x_c)} \,/\, N\right)^{{{law.alpha:.3f}}} + {law.l_inf:.3f}")
     constants = st.columns(3)
     constants[0].metric(_("α (how fast loss falls)"), f"{law.alpha:.3f}")
-    constants[1].metric("N_c", f"{law.x_c:.3g}")
+    constants[1].metric("N_c", plain_number(law.x_c), help=_(
+        "The size at which the power-law term alone would reach 1 nat. With a small α it lands far outside the sizes "
+        "measured: it is a constant of the fit, not the size of any real model."))
     constants[2].metric(_("L∞ (floor, nats)"), f"{law.l_inf:.3f}")
     line = fitted_line(law, points[x_column].min() / 2, points[x_column].max() * 2)
     chart(plots.scaling_plot(points, x_column, _(PARAMETER_AXES[x_column]), line), points, name)
@@ -59,7 +60,7 @@ def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
     return law
 
 
-record, points, __ = committed_sweep()
+record, points, committed_law = committed_sweep()  # its fit: on non-embedding N
 table = points_table(points)
 st.markdown(_(
     "**The measurement.** {n} GPTs, from {smallest:,} to {largest:,} non-embedding parameters, each trained on the "
@@ -107,8 +108,10 @@ if law is not None:
              lowest=table.final_loss.min()))
 
 st.subheader(_("Run a mini sweep now"))
-st.caption(_("{n} tiny models ({names}), {tokens:,} tokens each, about a minute on 2 CPU cores. A short sweep is "
-             "noisy: one size may land out of line, which is why the committed sweep above uses 2M tokens.").format(
+st.caption(_("{n} tiny models ({names}), {tokens:,} tokens each: two to three minutes on 2 CPU cores, longer while "
+             "others train (the progress bar's estimate follows the real pace, and the larger sizes come last). "
+             "A short sweep is noisy: one size may land out of line, which is why the committed sweep above uses 2M "
+             "tokens.").format(
     n=len(MINI_SWEEP_SIZES), names=", ".join(s.name for s in MINI_SWEEP_SIZES), tokens=MINI_SWEEP_TOKENS))
 
 
@@ -132,7 +135,21 @@ def draw(run: ScalingSweepRun) -> None:
             "final_loss": st.column_config.NumberColumn(_("final loss (nats)")),
             "seconds": st.column_config.NumberColumn(_("seconds")),
         })
-    law_view(finished, "non_embedding_parameters", "mini_sweep")
+    mini = law_view(finished, "non_embedding_parameters", "mini_sweep")
+    if mini is not None and len(finished) == len(run.sizes):
+        st.markdown(_(
+            "**Why the two fits differ.** The mini sweep finds α = {mini_alpha:.3f} and a floor L∞ = {mini_floor:.2f}; "
+            "the committed sweep finds α = {alpha:.3f} and L∞ = {floor:.2f}. Both are right about what they measured. "
+            "The mini models are far smaller ({mini_low:,} to {mini_high:,} non-embedding parameters, against "
+            "{low:,} to {high:,}) and see {mini_tokens:,} tokens instead of {tokens:,}: at that size every doubling "
+            "still buys a lot, and the loss bends towards the level that {mini_tokens:,} tokens allow. The committed "
+            "models are past that bend, where the same budget buys little. A power law fitted to a narrow range "
+            "describes that range only: its constants depend on the sizes and the tokens, which is exactly why "
+            "Kaplan's and Chinchilla's fits span many orders of magnitude."
+        ).format(mini_alpha=mini.alpha, mini_floor=mini.l_inf, alpha=committed_law.alpha, floor=committed_law.l_inf,
+                 mini_low=int(finished.non_embedding_parameters.min()), mini_high=int(finished.non_embedding_parameters.max()),
+                 low=int(table.non_embedding_parameters.min()), high=int(table.non_embedding_parameters.max()),
+                 mini_tokens=run.token_budget, tokens=record["token_budget"]))
 
 
 job = my_job(ScalingSweepRun)

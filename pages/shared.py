@@ -210,8 +210,24 @@ def _initialise_from_url() -> None:
         st.session_state["custom_model"] = requested
 
 
+PAGE_STYLE = """<style>
+/* A projector shows 1280×720: start the page just under the header bar, not 6rem below it. */
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 3rem; }
+h1 { font-size: 2.4rem !important; }
+/* A formula wider than its column scrolls instead of being cut off. */
+.katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 2px; }
+/* On a narrow screen, columns wrap rather than squeeze words apart ("Embeddin gs") or cut buttons ("Ap…"). */
+@media (max-width: 1100px) {
+  [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  [data-testid="stColumn"] { min-width: min(190px, 100%); }
+}
+[data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { overflow-wrap: normal; word-break: normal; }
+</style>"""
+
+
 def sidebar() -> None:
     """Draw the shared sidebar and keep the URL in step with it."""
+    st.html(PAGE_STYLE)
     st.session_state[ENTERED_THROUGH_APP] = True
     _initialise_from_url()
     choices = _model_names() + ([] if registry_only() else [OTHER_MODEL])
@@ -220,6 +236,12 @@ def sidebar() -> None:
     with st.sidebar:
         st.segmented_control("Language · 语言", list(LANGUAGES), key=LANGUAGE_KEY, format_func=LANGUAGES.get,
                              required=True, width="stretch")
+        st.text_area(_("Your text"), key="prompt", height=110,
+                     help=_("Every page explains this text. It is kept in the URL."))
+        with st.expander(_("Examples")):
+            for index, example in enumerate(example_prompts()):
+                st.button(example if len(example) < 40 else example[:38] + "…", key=f"example_{index}",
+                          on_click=_set_prompt, args=(example,), width="stretch")
         st.selectbox(
             _("Model"),
             choices,
@@ -233,12 +255,6 @@ def sidebar() -> None:
                 model=literal(refused)), icon=":material/block:")
         if st.session_state["model_choice"] == OTHER_MODEL:
             st.text_input(_("Hugging Face model id"), key="custom_model", placeholder="owner/model")
-        st.text_area(_("Your text"), key="prompt", height=130,
-                     help=_("Every page explains this text. It is kept in the URL."))
-        st.caption(_("Examples"))
-        for index, example in enumerate(example_prompts()):
-            st.button(example if len(example) < 40 else example[:38] + "…", key=f"example_{index}",
-                      on_click=_set_prompt, args=(example,), width="stretch")
     sidebar_heartbeat()
     st.query_params["text"] = st.session_state["prompt"][:URL_TEXT_LIMIT]
     st.query_params["model"] = requested_model_name()
@@ -355,12 +371,27 @@ def chart(figure, data: pd.DataFrame, name: str) -> None:
     csv_download(data, name)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell that starts so as a formula
+
+
+def csv_bytes(data: pd.DataFrame) -> bytes:
+    """``data`` as CSV in UTF-8 with a byte-order mark, so Excel opens Chinese tokens as Chinese, not mojibake.
+
+    Text cells are untrusted (tokens of anyone's prompt): one that a spreadsheet would run as a formula gets a
+    leading apostrophe, which shows it as text. Numbers are left as they are.
+    """
+    text_columns = data.select_dtypes(include=["object", "string"]).columns
+    safe = data.assign(**{column: [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+                                   for cell in data[column]] for column in text_columns})
+    return safe.to_csv(index=False).encode("utf-8-sig")
+
+
 def csv_download(data: pd.DataFrame, name: str) -> None:
     """A download of ``data`` as CSV. Its column names stay English in every language (the label says so in
     Chinese), so a script reads the file the same way whatever the page's language."""
     st.download_button(
         _("Download the numbers (CSV)"),
-        data.to_csv(index=False).encode("utf-8"),
+        csv_bytes(data),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv_{name}",

@@ -95,7 +95,7 @@ def test_append_walks_the_sentence_forward(gpt):
 def test_loss_metrics_are_the_explainers(gpt):
     app = open_page("pages/loss.py")
     chain = chain_rule(analyze(gpt, PROMPT))
-    assert metric(app, "Perplexity") == f"{chain.perplexity:.1f}"
+    assert metric(app, "Perplexity") == f"{chain.perplexity:,.1f}"
     assert metric(app, "Mean loss") == f"{chain.mean_loss:.3f} nats"
     assert metric(app, "p(text)") == chain.probability_text
     assert [t.value for t in app.text_input][:2] == ["The cat is on the roof", "The cat is on the democracy"]
@@ -193,3 +193,13 @@ def test_a_laptop_server_listens_on_this_computer_only():
     assert config["server"]["address"] == "localhost"
     assert config["server"]["maxUploadSize"] == 15
     assert config["server"].get("enableXsrfProtection", True) and config["server"].get("enableCORS", True)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_home_pipeline_names_every_stage_in_order_in_the_pages_language(lang):
+    app = open_page("pages/home.py", lang=lang)
+    assert not app.exception
+    flow = next(element.proto.body for element in app.get("html") if "1. " in element.proto.body)
+    cards = [m.value.strip("*") for m in app.markdown if re.fullmatch(r"\*\*\d+\. .+\*\*", m.value)]
+    assert re.findall(r">(\d+\. [^<]+)</span>", flow) == cards  # the same stages as the cards below, in order
+    assert len(cards) == 7

@@ -47,3 +47,11 @@ def test_bertviz_shows_a_window_of_long_texts(gpt):
     assert len(data["left_text"]) == BERTVIZ_MAX_TOKENS
     assert np.array(data["attn"]).shape == (analysis.layer_count, analysis.head_count, BERTVIZ_MAX_TOKENS, BERTVIZ_MAX_TOKENS)
     np.testing.assert_allclose(data["attn"][0][0][0][:3], analysis.attentions[0][0, 100, 100:103], atol=6e-4)
+
+
+def test_the_head_view_shows_the_pages_layer_without_a_second_layer_menu(gpt):
+    analysis = analyze(gpt, "The cat is on the roof")
+    page = bertviz_html(analysis, "head", layer=2)
+    assert '"include_layers": [2]' in page  # BertViz draws that layer only
+    assert '<select id="layer" hidden>' in page and "Layer: <select" not in page
+    assert "Layer: <select" in bertviz_html(analysis, "head")  # without a layer: BertViz's own menu, all layers

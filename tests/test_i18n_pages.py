@@ -112,8 +112,6 @@ def shown_texts(app: AppTest) -> list[tuple[str, str]]:
                 add("table header", *dataframe_headers(child))
             elif kind == "plotly_chart":
                 add("figure", *figure_texts(json.loads(child.proto.spec)))
-            elif kind == "graphviz_chart":
-                add("diagram", *re.findall(r'"([^"]+)"', child.proto.spec.split("];", 1)[-1]))
             elif kind == "page_link":
                 add("page link", child.proto.label)
             for attribute in ("label", "help", "placeholder"):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from explainer import plots
 from explainer.analysis import analyze
 from explainer.logit_lens import layer_logits, lens_table, logit_lens
 from explainer.tokenization import token_label
@@ -173,3 +174,15 @@ def test_empty_prompt_gives_a_friendly_hint(blank):
     app = open_page("pages/logit_lens.py", prompt=blank)
     assert not app.exception and not app.error
     assert any("Type some text" in info.value for info in app.info)
+
+
+def test_each_cell_is_coloured_by_the_probability_of_the_guess_printed_in_it(gpt):
+    analysis = analyze(gpt, PROMPT)
+    lens = logit_lens(gpt, analysis)
+    tokens = analysis.tokens.display
+    figure = plots.logit_lens_heatmap(lens.final_probabilities, lens.top_tokens, lens.top_probabilities,
+                                      lens.final_tokens, tokens, lens.row_names)
+    heatmap = figure.data[0]
+    np.testing.assert_allclose(np.array(heatmap.z), lens.top_probabilities.T)  # (T, L+1): the printed guess's p
+    assert heatmap.text[2][1] == lens.top_tokens[1][2]  # position 2, after layer 0: the guess in the cell
+    assert heatmap.customdata[2][1][1] == f"{lens.final_probabilities[1, 2]:.3f}"  # the final prediction's p, on hover

@@ -20,15 +20,18 @@ def test_chain_rule_multiplies_the_conditional_probabilities(gpt):
     assert chain.log_probability == pytest.approx(expected, abs=1e-4)
     assert math.log(math.prod(p for _, p in chain.factors)) == pytest.approx(expected, abs=1e-4)
     assert chain.perplexity == pytest.approx(math.exp(-expected / chain.scored_tokens), rel=1e-5)
-    mantissa, exponent = chain.probability_text.split(" × 10^")
-    assert float(mantissa) * 10 ** int(exponent) == pytest.approx(math.exp(expected), rel=1e-2)
+    mantissa, power = chain.probability_text.split(" × 10")
+    exponent = int(power.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+    assert float(mantissa) * 10**exponent == pytest.approx(math.exp(expected), rel=1e-2)
+    assert chain.probability_latex == rf"{mantissa} \times 10^{{{exponent}}}"
 
 
 def test_table_rows_follow_the_tokens(gpt):
     analysis = analyze(gpt, "Once upon a time there was")
     table = token_table(analysis)
     assert list(table["token"]) == analysis.tokens.display
-    assert table["bucket"][0] == "" and np.isnan(table["neg_log_p"][0])
+    assert table["bucket"][0] == "" and np.isnan(table["neg_log_p"][0]) and table["rank"].isna()[0]  # nothing predicts it
+    assert list(table["rank"][1:]) == list(analysis.token_ranks[1:])
     np.testing.assert_allclose(table["neg_log_p"][1:], -np.log(table["p"][1:]), rtol=1e-4)
 
 

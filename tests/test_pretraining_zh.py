@@ -278,3 +278,13 @@ def test_a_chinese_paste_trains_with_the_chinese_tokenizer_and_samples_from_a_ch
     train_then_stop(app, "en")
     run = the_run(app)
     assert reads_like(run.tokenizer, zh.tokenizer) and run.prompt == "从前"
+
+
+def test_a_chinese_paste_with_train_pressed_at_once_still_samples_from_the_chinese_prompt(zh):
+    app = open_page("pages/pretraining.py")
+    app.radio[0].set_value(OWN_TEXT).run()
+    assert app.main.text_input[0].value == "It is a truth"  # nothing pasted yet: the English default
+    next(area for area in app.main.text_area if area.label.startswith("…or paste")).set_value(CHINESE_PASTE)
+    train_then_stop(app, "en")  # the paste and the click reach the server in one run, as a quick click does
+    run = the_run(app)
+    assert reads_like(run.tokenizer, zh.tokenizer) and run.prompt == "从前"

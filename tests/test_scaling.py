@@ -7,7 +7,14 @@ import torch
 from explainer.corpus import shipped_prose
 from explainer.training.jobs import JobBoard
 from explainer.training.pretraining import join_token_ids
-from explainer.training.scaling import MINI_SWEEP_SIZES, PowerLaw, ScalingSweepRun, fit_power_law, load_sweep
+from explainer.training.scaling import (
+    MINI_SWEEP_SIZES,
+    PowerLaw,
+    ScalingSweepRun,
+    SweepPoint,
+    fit_power_law,
+    load_sweep,
+)
 
 
 def test_the_fit_recovers_known_constants_from_synthetic_data():
@@ -65,3 +72,29 @@ def test_the_progress_of_a_sweep_weighs_each_size_by_the_time_its_steps_take(gpt
     assert run.progress(run.steps_per_model) == pytest.approx(costs[0] / sum(costs))  # the first size done
     assert run.progress(run.steps_per_model // 2) == pytest.approx(costs[0] / 2 / sum(costs))
     assert run.progress(run.steps_per_model) < 1 / len(MINI_SWEEP_SIZES)  # not a quarter: the small size is cheap
+
+
+@pytest.mark.slow
+def test_a_finished_mini_sweep_is_set_beside_the_committed_one_and_the_difference_explained(gpt):
+    from pages.live_training import job_board
+    from tests.app_harness import open_page
+
+    ids = torch.arange(5000) % 100
+    run = ScalingSweepRun(MINI_SWEEP_SIZES, 400_000, ids, ids, gpt.tokenizer)
+
+    def finish_at_once(job) -> None:  # points shaped like a real mini sweep's, without the minutes of training
+        for index, size in enumerate(MINI_SWEEP_SIZES):
+            total, non_embedding = size.parameter_counts(len(gpt.tokenizer))
+            run.points.append(SweepPoint(size.name, size.layers, size.heads, size.dims, total, non_embedding,
+                                         400_000, 6.5 - 0.4 * index**0.8, 10.0, [(0, 8.3), (400_000, 6.5)]))
+
+    run.execute = finish_at_once
+    app = open_page("pages/scaling_law.py")
+    job = job_board().start(app.session_state["training_owner"], run, 60)
+    job.thread.join(60)
+    app.run()
+    assert not app.exception
+    mini = fit_power_law([p.non_embedding_parameters for p in run.points], [p.final_loss for p in run.points])
+    committed = load_sweep()[2]
+    explained = next(m.value for m in app.markdown if "Why the two fits differ" in m.value)
+    assert f"α = {mini.alpha:.3f}" in explained and f"α = {committed.alpha:.3f}" in explained

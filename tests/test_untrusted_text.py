@@ -6,10 +6,14 @@ escaped HTML, a table cell, a chart label or a widget's value. These tests open 
 read every element that Streamlit renders as Markdown.
 """
 
+import codecs
+import io
 import re
 
+import pandas as pd
 import pytest
 
+from pages.shared import csv_bytes
 from pages.untrusted import literal
 from tests.app_harness import open_page
 from tests.test_app import ALL_PAGES
@@ -77,3 +81,12 @@ def test_literal_is_one_code_span_that_holds_the_text(text):
     inside = markdown[len(fence) + 1:-len(fence) - 1]
     assert fence not in inside  # the text cannot close the span early
     assert "\n" not in inside
+
+
+def test_csv_downloads_open_in_excel_with_chinese_intact_and_formulas_as_text():
+    data = pd.DataFrame({"token": ["猫", "␣cat", "=cmd|' /C calc'!A0", "@SUM(A1)"], "p": [0.5, 0.25, -0.125, 1.0]})
+    raw = csv_bytes(data)
+    assert raw.startswith(codecs.BOM_UTF8)  # Excel reads UTF-8 only with the mark
+    read = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig")
+    assert list(read["token"]) == ["猫", "␣cat", "'=cmd|' /C calc'!A0", "'@SUM(A1)"]
+    assert list(read["p"]) == [0.5, 0.25, -0.125, 1.0]  # numbers stay numbers

@@ -12,6 +12,9 @@ from explainer.i18n import _
 from explainer.plots.style import ATTENTION_SCALE, MASKED_COLOUR, category_ticks, label_pairs, position_labels, styled
 
 
+GRID_TICK_LABELS = 12  # token labels per axis of a small panel of the all-heads grid
+
+
 def _mask_future(matrix: np.ndarray, causal: bool) -> np.ndarray:
     """Return a copy with the causal mask (cells above the diagonal) as NaN, drawn grey."""
     if not causal:
@@ -66,13 +69,16 @@ def head_grid(layer_weights: np.ndarray, labels: list[str], causal: bool, offset
     columns = min(len(panels), 5 if len(panels) > 8 else 4 if len(panels) > 3 else len(panels))
     rows = math.ceil(len(panels) / columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.06)
+    ticks = category_ticks(position_labels(labels, offset), most=GRID_TICK_LABELS)
     for index, matrix in enumerate(panels):
-        trace = _heatmap_trace(matrix, labels, causal, offset, showscale=index == 0)
-        figure.add_trace(trace, row=index // columns + 1, col=index % columns + 1)
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False, autorange="reversed")
-    figure.update_layout(height=260 * rows + 40, plot_bgcolor=MASKED_COLOUR)
-    return styled(figure, t=40)
+        row, column = index // columns + 1, index % columns + 1
+        figure.add_trace(_heatmap_trace(matrix, labels, causal, offset, showscale=index == 0), row=row, col=column)
+        figure.update_yaxes(**ticks, showticklabels=column == 1, autorange="reversed", row=row, col=column)
+        nothing_below = index + columns >= len(panels)  # the keys are named under the lowest panel of each column
+        figure.update_xaxes(**ticks, showticklabels=nothing_below, tickangle=-60, row=row, col=column)
+    figure.update_yaxes(automargin=True)
+    figure.update_layout(height=260 * rows + 110, plot_bgcolor=MASKED_COLOUR)
+    return styled(figure, t=40, b=90)
 
 
 def attention_rows(matrix: np.ndarray, row_labels: list[str], column_labels: list[str], title: str) -> go.Figure:

@@ -103,10 +103,10 @@ def label_pairs(rows: list[str], columns: list[str]) -> np.ndarray:
     return np.array([[[row, column] for column in columns] for row in rows])
 
 
-def category_ticks(texts: list[str]) -> dict:
+def category_ticks(texts: list[str], most: int = MAX_TICK_LABELS) -> dict:
     """Axis settings with a tick at index i labelled ``texts[i]`` (already escaped), at every index, or at
-    every n-th when there are more than ``MAX_TICK_LABELS``."""
-    step = max(1, math.ceil(len(texts) / MAX_TICK_LABELS))
+    every n-th when there are more than ``most``."""
+    step = max(1, math.ceil(len(texts) / most))
     positions = list(range(0, len(texts), step))
     return {"tickmode": "array", "tickvals": positions, "ticktext": [texts[p] for p in positions]}
 

@@ -18,14 +18,15 @@ def token_count_bars(counts: dict[str, int], characters: int) -> go.Figure:
     names = list(counts)
     figure = go.Figure(go.Bar(x=[counts[n] for n in names], y=[escape(n) for n in names], orientation="h",
                               marker_color=SOFT_BLUE))
-    figure.add_vline(x=characters, line_dash="dot", line_color=GREY, annotation_text=_("{n} characters").format(n=characters),
-                     annotation_position="top")  # above the bars, not over the first one
+    figure.add_vline(x=characters, line_dash="dot", line_color=GREY)
+    figure.add_annotation(x=characters, y=1, yref="paper", yanchor="bottom", showarrow=False,  # above the plot area,
+                          text=_("{n} characters").format(n=characters))  # never over a bar
     figure.update_layout(
         height=80 + 40 * len(names),
         xaxis={"title": _("tokens")},
         yaxis={"autorange": "reversed"},
     )
-    return styled(figure, t=30)
+    return styled(figure, t=36)
 
 
 def tokens_per_character_bars(table: pd.DataFrame) -> go.Figure:
