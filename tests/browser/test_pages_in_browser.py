@@ -335,3 +335,28 @@ def test_every_page_in_chinese_at_projector_size(browser, app_url, server_log, a
         screenshot(page, screenshots / f"zh-1280x720-{app_page.name}.png")
     finally:
         context.close()
+
+
+NARROW = {"width": 800, "height": 900}
+MAIN_FITS = """() => { const main = document.querySelector('[data-testid="stMain"]');
+    return main.scrollWidth <= main.clientWidth + 1; }"""
+
+
+@pytest.mark.parametrize("viewport", [PROJECTOR, NARROW], ids=["1280x720", "800px"])
+@pytest.mark.parametrize("app_page", CHINESE_PAGES, ids=lambda p: p.name)
+def test_every_page_fits_a_projector_and_a_narrow_laptop(browser, app_url, server_log, app_page, viewport, screenshots):
+    """At 1280×720 the text box and the page title are on the first screen; at 800 px nothing spills sideways."""
+    context = browser.new_context(viewport=viewport, base_url=app_url)
+    try:
+        page = context.new_page()
+        watched = Watch(server_log, server_log.stat().st_size)
+        open_page(page, app_page, "?lang=en")
+        assert_healthy(page, watched)
+        prompt = page.locator(TEXTAREA).bounding_box()
+        title = page.locator('[data-testid="stMain"] h1').first.bounding_box()
+        assert prompt["y"] + prompt["height"] <= viewport["height"], "the text box is below the fold"
+        assert title["y"] < 160, f"the title starts {title['y']:.0f} px down"
+        assert page.evaluate(MAIN_FITS), "the page is wider than the window"
+        screenshot(page, screenshots / f"{viewport['width']}x{viewport['height']}-{app_page.name}.png")
+    finally:
+        context.close()
