@@ -2,6 +2,7 @@
 
 import html
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -52,11 +53,17 @@ def test_beam_search_matches_generate(gpt):
     assert result.generated_ids == expected[0, ids.shape[1] :].tolist()
 
 
-def test_attention_of_generated_tokens_rows_sum_to_one(gpt):
+def test_attention_of_generated_tokens_is_the_models_own_mean_over_heads(gpt):
     result = generate(gpt, PROMPT, 3, "greedy")
     weights = attention_from_generated(gpt, result.all_ids, len(result.prompt_ids))
     assert weights.shape == (gpt.model.config.n_layer, 3, len(result.all_ids))
+    with torch.no_grad():  # an independent forward pass with the hooks off: the model's own attention
+        own = gpt.model(input_ids=torch.tensor([result.all_ids]), output_attentions=True).attentions  # L × (1, H, N, N)
+    for layer, attention in enumerate(own):
+        expected = attention[0, :, len(result.prompt_ids):].mean(dim=0)  # (G, N): the generated rows, mean of heads
+        np.testing.assert_allclose(weights[layer], expected.numpy(), atol=1e-6)
     assert weights.sum(axis=-1) == pytest.approx(1.0, abs=1e-5)
+    assert (weights[:, 0, len(result.prompt_ids) + 1 :] == 0).all()  # the first new token can't see the later ones
 
 
 def test_masked_models_cannot_generate(bert):
