@@ -34,6 +34,10 @@ PAGES = {
         st.Page("pages/scaling_law.py", title=_("The scaling law"), icon=":material/ssid_chart:"),
         st.Page("pages/fine_tuning.py", title=_("Fine-tuning"), icon=":material/tune:"),
     ],
+    _("Take it apart"): [
+        st.Page("pages/compression.py", title=_("Make it smaller"), icon=":material/compress:"),
+        st.Page("pages/ablation.py", title=_("Break it and see"), icon=":material/build:"),
+    ],
 }
 
 page = st.navigation(PAGES, position="top")  # the sections are menus in the header: the sidebar keeps the text

@@ -9,22 +9,23 @@ token before it, in every layer and head. Those never change (a token attends on
   work), appends them to the cache, and attends over the n cached ones.
 
 Both give exactly the same tokens (``greedy``); only the time differs. ``timing`` measures it live on this
-machine: greedy generation from a short prompt up to the model's context (at most ``MAX_LENGTH`` tokens), once
-each way, timing every step.
+machine: greedy generation from a short prompt up to the model's context (at most ``MAX_LENGTH`` tokens), both
+ways in lockstep, timing every step.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 
 MAX_LENGTH = 256
 REPORTED_LENGTHS = (32, 64, 128, 256)
 WINDOW = 8  # a reported length's time is the median of the steps at the 8 lengths up to it
+SPARSE_EVERY = 4  # elsewhere, the uncached step is run and timed at every 4th length
 
 
 @dataclass
@@ -73,23 +74,50 @@ class Timing:
     generated: list[int]  # the text generated (the prompt, then the new tokens)
 
 
+def _timed_without_cache(length: int) -> bool:
+    """Whether the uncached step at ``length`` is run and timed: every ``SPARSE_EVERY``-th length, and every length
+    of the windows the reported times are medians of (the slow way costs O(n) a step: timing all of them would
+    make the measurement several times longer)."""
+    return length % SPARSE_EVERY == 0 or any(reported - 1 - WINDOW < length <= reported - 1 for reported in REPORTED_LENGTHS)
+
+
 def timing(model: torch.nn.Module, prompt: list[int], context: int) -> Timing:
-    """Generate up to ``min(context, MAX_LENGTH)`` tokens each way, timing every step (the prefill is left out)."""
+    """Generate up to ``min(context, MAX_LENGTH)`` tokens greedily, timing every step both ways.
+
+    The two ways run in lockstep: at each length the cached step, then the uncached one on the same text, so a
+    burst of other work on a shared CPU slows both alike; the uncached step only at the lengths
+    ``_timed_without_cache`` chooses (``without_cache_ms`` is NaN at the others, and ``same_tokens`` compares the
+    tokens where both ran). The prefill (the cache's first step) is left out.
+    """
     length = min(context, MAX_LENGTH)
-    prompt = prompt[: max(1, min(len(prompt), length // 8))]  # a short prompt, so the text grows through the range
-    cached = greedy(model, prompt, length, use_cache=True)
-    uncached = greedy(model, prompt, length, use_cache=False)
-    steps = pd.DataFrame({
-        "length": cached.lengths[1:],
-        "with_cache_ms": np.array(cached.seconds[1:]) * 1000,
-        "without_cache_ms": np.array(uncached.seconds[1:]) * 1000,
-    })
-    rows = []
+    ids = prompt[: max(1, min(len(prompt), length // 8))]  # a short prompt, so the text grows through the range
+    rows, same, past = [], True, None
+    with torch.no_grad():
+        while len(ids) < length:
+            started = time.perf_counter()
+            if past is None:
+                cached = model(input_ids=torch.tensor([ids]), use_cache=True)  # the prefill
+            else:
+                cached = model(input_ids=torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True)  # (1, 1, V)
+            with_cache = time.perf_counter() - started
+            next_id = int(cached.logits[0, -1].argmax())
+            without = math.nan
+            if _timed_without_cache(len(ids)):
+                started = time.perf_counter()
+                uncached = model(input_ids=torch.tensor([ids]), use_cache=False)  # (1, n, V): all n tokens again
+                without = time.perf_counter() - started
+                same = same and next_id == int(uncached.logits[0, -1].argmax())
+            if past is not None:
+                rows.append({"length": len(ids), "with_cache_ms": 1000 * with_cache, "without_cache_ms": 1000 * without})
+            past = cached.past_key_values
+            ids = [*ids, next_id]
+    steps = pd.DataFrame(rows, columns=["length", "with_cache_ms", "without_cache_ms"])
+    summary = []
     for reported in REPORTED_LENGTHS:
-        near = steps[(steps["length"] > reported - 1 - WINDOW) & (steps["length"] <= reported - 1)]
+        near = steps[(steps["length"] > reported - 1 - WINDOW) & (steps["length"] <= reported - 1)].dropna()
         if len(near):
             with_cache, without = float(near["with_cache_ms"].median()), float(near["without_cache_ms"].median())
-            rows.append({"length": reported, "with_cache_ms": with_cache, "without_cache_ms": without,
-                         "speedup": without / with_cache})
-    summary = pd.DataFrame(rows, columns=["length", "with_cache_ms", "without_cache_ms", "speedup"])
-    return Timing(steps, summary, cached.ids == uncached.ids, cached.ids)
+            summary.append({"length": reported, "with_cache_ms": with_cache, "without_cache_ms": without,
+                            "speedup": without / with_cache})
+    return Timing(steps, pd.DataFrame(summary, columns=["length", "with_cache_ms", "without_cache_ms", "speedup"]),
+                  same, ids)

@@ -70,10 +70,13 @@ def residual_norms(before: np.ndarray, after: np.ndarray | None = None) -> go.Fi
     ``before`` (L+1, T) for the whole model, ``after`` (L+1, T) with the ablation, when there is one."""
     stops = [_("input (embeddings)")] + [_("after block {i}").format(i=i) for i in range(len(before) - 1)]
     figure = go.Figure()
-    lines = [(before, _("the whole model"), BLUE)] + ([(after, _("with your switches off"), RED)] if after is not None else [])
-    for norms, name, colour in lines:
+    lines = [(before, _("the whole model"), BLUE, "solid", 5)]
+    if after is not None:
+        lines.append((after, _("with your switches off"), RED, "dash", 2))  # dashed, so the whole model shows under it
+    for norms, name, colour, dash, width in lines:
         mean = norms.mean(axis=1)  # (L+1,)
-        figure.add_trace(go.Scatter(x=stops, y=mean, mode="lines+markers", name=name, line={"color": colour},
+        figure.add_trace(go.Scatter(x=stops, y=mean, mode="lines+markers", name=name,
+                                    line={"color": colour, "dash": dash, "width": width},
                                     hovertemplate="%{x}: ‖h‖ = %{y:.2f}<extra></extra>"))
     figure.update_layout(height=320, xaxis={"title": _("where in the model")},
                          yaxis={"title": _("mean ‖h‖ of a token's vector"), "rangemode": "tozero"},

@@ -28,8 +28,8 @@ def weight_histograms(table: pd.DataFrame, matrix: str) -> go.Figure:
                 hovertemplate=_("%{x:.4f}: %{y} weights") + f"<extra>{precision}</extra>"), row=1, col=col)
     figure.update_xaxes(title_text=_("weight value"))
     figure.update_yaxes(title_text=_("number of weights"), row=1, col=1)
-    figure.update_layout(height=330, legend={"orientation": "h", "y": 1.22})
-    return styled(figure, t=60, b=40)
+    figure.update_layout(height=360, legend={"orientation": "h", "y": 1.3, "x": 0, "title": _("precision")})
+    return styled(figure, t=90, b=40)
 
 
 def precision_bars(table: pd.DataFrame) -> go.Figure:
@@ -73,10 +73,12 @@ def pruning_curve(table: pd.DataFrame) -> go.Figure:
         x=table["sparsity"], y=table["perplexity"], mode="lines+markers", line={"color": BLUE},
         customdata=table["zeroed_weights"],
         hovertemplate=_("%{x:.0%} of the weights set to 0 (%{customdata:,}): perplexity %{y:.1f}") + "<extra></extra>"))
-    figure.add_hline(y=float(table["perplexity"].iloc[0]), line_dash="dot", line_color=GREY,
-                     annotation_text=_("the whole model"), annotation_position="top left")
-    figure.update_layout(height=340, xaxis={"title": _("sparsity: share of each block matrix's weights set to 0"),
-                                            "tickformat": ".0%"},
+    whole = float(table["perplexity"].iloc[0])  # a trace, not add_hline: a shape's y on a log axis is log10(y)
+    figure.add_trace(go.Scatter(x=[table["sparsity"].min(), table["sparsity"].max()], y=[whole, whole], mode="lines",
+                                line={"color": GREY, "dash": "dot"}, name=_("the whole model"), hoverinfo="skip"))
+    figure.data[0].name = _("pruned")
+    figure.update_layout(height=340, legend={"orientation": "h", "y": 1.12},
+                         xaxis={"title": _("sparsity: share of each block matrix's weights set to 0"), "tickformat": ".0%"},
                          yaxis={"title": _("perplexity (log scale)"), "type": "log"})
     return styled(figure, t=30)
 
@@ -116,11 +118,12 @@ def kv_cache_timing(steps: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     for column, name, colour in (("without_cache_ms", _("without the cache"), RED),
                                  ("with_cache_ms", _("with the KV cache"), GREEN)):
-        smooth = steps[column].rolling(5, min_periods=1, center=True).median()  # a shared CPU adds spikes
-        figure.add_trace(go.Scatter(x=steps["length"], y=steps[column], mode="markers", marker={"color": colour, "size": 4,
+        measured = steps.dropna(subset=[column])  # the uncached step is timed at some lengths only
+        smooth = measured[column].rolling(9, min_periods=1, center=True).median()  # a shared CPU adds spikes
+        figure.add_trace(go.Scatter(x=measured["length"], y=measured[column], mode="markers", marker={"color": colour, "size": 4,
                                     "opacity": 0.35}, name=name, legendgroup=column, showlegend=False,
                                     hovertemplate=_("%{x} tokens: %{y:.1f} ms") + "<extra></extra>"))
-        figure.add_trace(go.Scatter(x=steps["length"], y=smooth, mode="lines", line={"color": colour, "width": 3},
+        figure.add_trace(go.Scatter(x=measured["length"], y=smooth, mode="lines", line={"color": colour, "width": 3},
                                     name=name, legendgroup=column, hoverinfo="skip"))
     top = float(np.nanpercentile(steps["without_cache_ms"], 98)) * 1.15 if len(steps) else 1.0
     figure.update_layout(height=360, xaxis={"title": _("tokens in the text so far")},
