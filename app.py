@@ -9,8 +9,10 @@ The language is set first, so the page titles below are already translated.
 import streamlit as st
 
 from explainer.i18n import _
+from explainer.runtime import use_torch_threads
 from pages.shared import sidebar, start_language
 
+use_torch_threads()  # a server's cores serve many sessions: one operation does not take them all
 start_language()
 st.set_page_config(page_title=_("Inside a language model"), page_icon="🔎", layout="wide")
 

@@ -3,11 +3,16 @@
 import os
 
 import pytest
+import torch
 from streamlit.runtime.pages_manager import PagesManager
 
 from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT, load_model
+from explainer.runtime import THREADS_VARIABLE
 from explainer.training.kept_models import DATA_DIR_VARIABLE
 from tools.browser_driver import CHROMIUM, CHROMIUM_ARGS
+
+# The app sets torch's threads per operation when a page runs (explainer/runtime.py); the tests keep the default.
+os.environ.setdefault(THREADS_VARIABLE, str(torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session", autouse=True)
