@@ -234,7 +234,7 @@ def distillation_section() -> None:
         return distillation.DistillationRun(
             teacher.model, distillation.training_ids(teacher.tokenizer, train_texts),
             compression.heldout_ids(teacher.tokenizer, val_texts), teacher.tokenizer.eos_token_id or 0,
-            steps=steps, temperature=temperature, teacher_name=teacher_name)
+            steps=steps, temperature=temperature, teacher_name=teacher_name, eval_every=max(5, steps // 12))
 
     train_button(_("Train both students"), make_run, max_seconds=300)
 

@@ -109,8 +109,8 @@ def distillation_curves(table: pd.DataFrame, teacher_loss: float | None = None) 
                          annotation_position="bottom right", row=1, col=1)
     figure.update_yaxes(title_text=_("cross-entropy (nats)"), row=1, col=1)
     figure.update_xaxes(title_text=_("training step"))
-    figure.update_layout(height=360, legend={"orientation": "h", "y": 1.2})
-    return styled(figure, t=50, b=40)
+    figure.update_layout(height=380, legend={"orientation": "h", "y": 1.3, "x": 0})
+    return styled(figure, t=80, b=40)
 
 
 def kv_cache_timing(steps: pd.DataFrame) -> go.Figure:
