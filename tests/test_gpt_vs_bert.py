@@ -36,6 +36,14 @@ def test_fill_mask_is_the_softmax_of_the_logits_at_the_mask(bert):
     assert list(table["token"]) == bert.tokenizer.convert_ids_to_tokens(best.tolist())
 
 
+@pytest.mark.slow  # importing the page runs it (bare mode)
+def test_the_embedded_bert_fills_the_default_blank_with_a_word(bert):
+    from pages.gpt_vs_bert import DEFAULT_BLANK  # the sentence the page opens with
+
+    best = fill_mask(bert, DEFAULT_BLANK, 1)["token"].iloc[0]
+    assert best.isalpha(), f"{DEFAULT_BLANK!r} -> {best!r}: the model is back on the unigram plateau"
+
+
 def test_every_mask_gets_its_own_guesses(bert):
     text = "[MASK] was the pride of the [MASK]."
     table = fill_mask(bert, text, 5)
