@@ -20,6 +20,7 @@ from explainer.models import LoadedModel
 from explainer.tokenization import clean_text, token_label, tokenize
 
 MASK = "[MASK]"
+DEFAULT_BLANK = "She was the [MASK] of the family."  # the fill-in-the-blank the page opens with (English: the BERT's)
 
 
 def attention_map(analysis: Analysis, layer: int, head: int | None) -> np.ndarray:

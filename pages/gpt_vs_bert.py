@@ -8,7 +8,6 @@ from explainer.models import EMBEDDED_BERT, EMBEDDED_GPT
 from pages.shared import cached_analysis, cached_model, chart, head_picker, layer_picker, page_header
 
 HEATMAP_MAX_TOKENS = 64  # half a screen wide: beyond this the cells are too small to read
-DEFAULT_BLANK = "She was the [MASK] of the family."  # the embedded BERT reads English only, in every language
 
 
 @st.cache_data(max_entries=64, show_spinner=lazy(N_("Filling in the blanks…")))
@@ -76,7 +75,7 @@ if analyses:
 
 st.subheader(_("Fill in the blank with BERT"))
 sentence = st.text_input(_("A sentence with [MASK] where a word is missing"),
-                         prompt if causal_vs_masked.MASK in prompt else DEFAULT_BLANK)
+                         prompt if causal_vs_masked.MASK in prompt else causal_vs_masked.DEFAULT_BLANK)
 top_k = st.slider(_("Guesses shown for each [MASK]"), 3, 20, 8)
 try:
     guesses = cached_fill_mask(EMBEDDED_BERT, sentence, top_k)

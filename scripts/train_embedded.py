@@ -293,11 +293,13 @@ def save(model, tokenizer, folder: Path, corpus, result: TrainingResult, setting
     }
     (folder / "training_metrics.json").write_text(json.dumps(metrics, indent=1))
     config = {k: v for k, v in model.config.to_dict().items() if not isinstance(v, (dict, list))}
-    config_lines = "\n".join(f"| `{k}` | {v} |" for k, v in sorted(config.items()) if k.startswith(("n_", "num_", "hidden_size", "vocab", "max_position", "intermediate")))
+    shown = ("n_", "num_", "hidden_size", "vocab", "max_position", "intermediate")  # the shape's settings
+    config_lines = "\n".join(f"| `{k}` | {v} |" for k, v in sorted(config.items()) if k.startswith(shown))
     card = f"""# {folder.name}
 
 A {model.config.model_type.upper()} model trained from scratch in this repository by
-`python scripts/train_embedded.py`. It is the embedded {"default causal" if "gpt" in folder.name else "masked"} model of the LLM explainer.
+`python scripts/train_embedded.py`. It is the embedded {"default causal" if "gpt" in folder.name else "masked"} model \
+of the LLM explainer.
 
 ## Corpus
 - Jane Austen's six novels from {corpus.source} (sha256 of the text `{corpus.sha256[:16]}…`).

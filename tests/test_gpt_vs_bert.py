@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from explainer import plots
 from explainer.analysis import analyze
 from explainer.attention import mean_over_heads
-from explainer.causal_vs_masked import attention_map, fill_mask, filled_in, future_share
+from explainer.causal_vs_masked import DEFAULT_BLANK, attention_map, fill_mask, filled_in, future_share
 from tests.app_harness import open_page
 
 BLANK = "She was the [MASK] of the family."
@@ -36,11 +36,8 @@ def test_fill_mask_is_the_softmax_of_the_logits_at_the_mask(bert):
     assert list(table["token"]) == bert.tokenizer.convert_ids_to_tokens(best.tolist())
 
 
-@pytest.mark.slow  # importing the page runs it (bare mode)
 def test_the_embedded_bert_fills_the_default_blank_with_a_word(bert):
-    from pages.gpt_vs_bert import DEFAULT_BLANK  # the sentence the page opens with
-
-    best = fill_mask(bert, DEFAULT_BLANK, 1)["token"].iloc[0]
+    best = fill_mask(bert, DEFAULT_BLANK, 1)["token"].iloc[0]  # the sentence the page opens with
     assert best.isalpha(), f"{DEFAULT_BLANK!r} -> {best!r}: the model is back on the unigram plateau"
 
 
@@ -95,6 +92,7 @@ def future_metrics(app: AppTest) -> list[str]:
     return [m.value for m in app.metric if m.label == "Attention to later tokens"]
 
 
+@pytest.mark.slow
 def test_the_page_compares_both_models_whatever_the_sidebar_says(gpt, bert):
     app = open_page("pages/gpt_vs_bert.py", prompt=PROMPT)
     assert not app.exception and not app.error
@@ -114,6 +112,7 @@ def test_the_page_compares_both_models_whatever_the_sidebar_says(gpt, bert):
     assert not app.exception and len(future_metrics(app)) == 2
 
 
+@pytest.mark.slow
 def test_the_blank_is_filled_with_the_explainers_numbers(bert):
     app = open_page("pages/gpt_vs_bert.py", prompt=PROMPT)
     assert app.text_input[0].value == BLANK  # the sidebar text has no [MASK]: the default sentence
@@ -128,6 +127,7 @@ def test_the_blank_is_filled_with_the_explainers_numbers(bert):
     assert list(app.dataframe[0].value["mask_index"]) == [0] * 4 + [1] * 4
 
 
+@pytest.mark.slow
 def test_a_mask_in_the_sidebar_text_is_used():
     text = "Emma was the [MASK] of Highbury."
     app = open_page("pages/gpt_vs_bert.py", prompt=text)
@@ -135,6 +135,7 @@ def test_a_mask_in_the_sidebar_text_is_used():
     assert len(app.dataframe) == 1 and not app.exception
 
 
+@pytest.mark.slow
 def test_a_sentence_without_a_mask_says_so_plainly():
     app = open_page("pages/gpt_vs_bert.py", prompt=PROMPT)
     app.text_input[0].set_value("She was the pride of the family.").run()
@@ -143,6 +144,7 @@ def test_a_sentence_without_a_mask_says_so_plainly():
     assert len(app.dataframe) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("blank", ["", "  \n"])
 def test_an_empty_prompt_gives_the_hint_and_the_blank_still_works(blank):
     app = open_page("pages/gpt_vs_bert.py", prompt=blank)
@@ -151,6 +153,7 @@ def test_an_empty_prompt_gives_the_hint_and_the_blank_still_works(blank):
     assert len(app.dataframe) == 1  # fill in the blank has its own sentence
 
 
+@pytest.mark.slow
 def test_a_prompt_longer_than_the_context(gpt, bert):
     app = open_page("pages/gpt_vs_bert.py", prompt="It was a fine day. " * 300)
     assert not app.exception and not app.error

@@ -11,7 +11,6 @@ from plotly.subplots import make_subplots
 from explainer.i18n import _
 from explainer.plots.style import ATTENTION_SCALE, MASKED_COLOUR, category_ticks, label_pairs, position_labels, styled
 
-
 GRID_TICK_LABELS = 12  # token labels per axis of a small panel of the all-heads grid
 
 
