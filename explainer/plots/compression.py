@@ -43,7 +43,7 @@ def precision_bars(table: pd.DataFrame) -> go.Figure:
                             hovertemplate=_("%{x}: perplexity %{y:.2f}") + "<extra></extra>"), row=1, col=1)
     figure.add_trace(go.Bar(x=table["precision"], y=table["megabytes"], marker_color=colours, showlegend=False,
                             text=[f"{v:.2f}" for v in table["megabytes"]], textposition="outside",
-                            hovertemplate=_("%{x}: %{y:.2f} MB") + "<extra></extra>"), row=1, col=2)
+                            hovertemplate="%{x}: %{y:.2f}<extra></extra>"), row=1, col=2)  # the subplot's title says MB
     figure.update_yaxes(rangemode="tozero")
     figure.update_yaxes(range=[0, float(table["perplexity"].max()) * 1.2], row=1, col=1)
     figure.update_yaxes(range=[0, float(table["megabytes"].max()) * 1.2], row=1, col=2)
