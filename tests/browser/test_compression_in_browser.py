@@ -74,7 +74,10 @@ def test_make_it_smaller_draws_every_section(small_page, screenshots):
     page.get_by_text(re.compile(r"(finished|stopped) after|finished in")).wait_for(timeout=TRAINING_TIMEOUT)
     page.get_by_text("hard labels: perplexity", exact=True).wait_for()  # the whole page has rerun once, with both
     wait_until_idle(page)
-    assert charts(page) == 1
+    curves = page.locator(".js-plotly-plot").last  # the live panel redraws it: wait for this one, not "every chart"
+    curves.scroll_into_view_if_needed()
+    curves.locator(".main-svg").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() == 1
     screenshot(page, screenshots / "compression-distillation.png")
     assert not page.dialogs
 
