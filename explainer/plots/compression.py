@@ -79,7 +79,7 @@ def pruning_curve(table: pd.DataFrame) -> go.Figure:
     figure.data[0].name = _("pruned")
     figure.update_layout(height=340, legend={"orientation": "h", "y": 1.12},
                          xaxis={"title": _("sparsity: share of each block matrix's weights set to 0"), "tickformat": ".0%"},
-                         yaxis={"title": _("perplexity (log scale)"), "type": "log"})
+                         yaxis={"title": _("perplexity (log scale)"), "type": "log", "dtick": 1})  # 100, 1000, 10000
     return styled(figure, t=30)
 
 
