@@ -311,7 +311,8 @@ def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
 PROJECTOR = {"width": 1280, "height": 720}
 CHINESE_PROMPT = "猫坐在垫子上，"
 CHINESE_PAGES = PAGES + [AppPage("pretraining", "/pretraining", has_charts=False),
-                         AppPage("scaling_law", "/scaling_law"), AppPage("fine_tuning", "/fine_tuning", has_charts=False)]
+                         AppPage("scaling_law", "/scaling_law"), AppPage("fine_tuning", "/fine_tuning", has_charts=False),
+                         AppPage("compression", "/compression"), AppPage("ablation", "/ablation")]
 
 
 @pytest.mark.parametrize("app_page", CHINESE_PAGES, ids=lambda p: p.name)
