@@ -37,6 +37,30 @@ def vectors(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
 
 
 FIGURES = {  # every public figure builder, called with small data
+    "weight_histograms": lambda: plots.weight_histograms(pd.DataFrame(
+        [{"scope": scope, "precision": precision, "left": left, "right": left + 0.1, "count": count}
+         for scope in ("matrix", "channel 0") for precision in ("fp32", "int8", "int4")
+         for left, count in ((-0.1, 3), (0.0, 5))]), "<b>h.0</b>"),
+    "precision_bars": lambda: plots.precision_bars(pd.DataFrame(
+        {"precision": ["fp32", "int8", "int4"], "perplexity": [73.4, 73.4, 77.2], "megabytes": [10.0, 2.6, 1.3]})),
+    "prediction_pair": lambda: plots.prediction_pair(
+        pd.DataFrame({"token": TOKENS, "p_before": [0.4, 0.3, 0.2, 0.1], "p_after": [0.3, 0.3, 0.3, 0.1]}), "fp32", "int8"),
+    "pruning_curve": lambda: plots.pruning_curve(pd.DataFrame(
+        {"sparsity": [0.0, 0.5, 0.9], "perplexity": [73.4, 83.4, 6013.3], "zeroed_weights": [0, 50, 90]})),
+    "head_removal_curve": lambda: plots.head_removal_curve(pd.DataFrame(
+        {"heads_removed": [0, 1, 2], "perplexity": [73.4, 74.0, 80.0], "removed": ["", "layer 0, head 1", "layer 2, head 0"]})),
+    "distillation_curves": lambda: plots.distillation_curves(pd.DataFrame(
+        {"target": ["soft targets"] * 2 + ["hard labels"] * 2, "step": [0, 10] * 2, "val_loss": [8.3, 6.9, 8.3, 6.8],
+         "train_loss": [8.3, 6.7, 8.3, 6.6]}), teacher_loss=4.3),
+    "kv_cache_timing": lambda: plots.kv_cache_timing(pd.DataFrame(
+        {"length": [8, 9, 10, 11], "with_cache_ms": [3.4, 3.3, 3.5, 3.3], "without_cache_ms": [5.6, np.nan, 6.0, np.nan]})),
+    "loss_change_bars": lambda: plots.loss_change_bars(TOKENS, np.array([np.nan, 2.0, 3.0, 1.0]),
+                                                       np.array([np.nan, 2.5, 2.0, 1.2])),
+    "head_ranking_heatmap": lambda: plots.head_ranking_heatmap(pd.DataFrame(
+        {"layer": [0, 0, 1, 1], "head": [0, 1, 0, 1], "loss_increase": [0.1, -0.05, 0.2, 0.0]})),
+    "mlp_heatmap": lambda: plots.mlp_heatmap(with_outlier((T, 101)), TOKENS),
+    "residual_norms": lambda: plots.residual_norms(RNG.random((3, T)) * 50, RNG.random((3, T)) * 50),  # (L+1, T)
+    "mean_activation_bars": lambda: plots.mean_activation_bars([np.abs(with_outlier((T, 8))), np.ones((T, 8))]),
     "attention_heatmap": lambda: plots.attention_heatmap(attention_matrix(T), TOKENS, True, "layer 0, head 0", offset=3),
     "narrow_attention_heatmap": lambda: plots.narrow_attention_heatmap(attention_matrix(T), TOKENS, False, "BERT"),
     "head_grid": lambda: plots.head_grid(np.stack([attention_matrix(T) for _ in range(4)]), TOKENS, True),
