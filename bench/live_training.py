@@ -5,7 +5,7 @@
 - Pretraining: each size of the Pretraining page trains on Austen for
   SECONDS_PER_SIZE seconds, as the page runs it (same board, loop, seed,
   samples every 100 steps). Reported: tokens per second, validation loss,
-  and the first sample whose words are all English, which is when a class
+  the seconds to the first loss points, and the first sample whose words are all English, which is when a class
   sees gibberish turn into words. "English" means a word of the Austen
   training text; a sample needs at least 5 words to count.
 - Fine-tuning: the Fine-tuning page's run (100 steps each); test accuracy and
@@ -26,6 +26,7 @@ from pathlib import Path
 from explainer.analysis import analyze
 from explainer.corpus import shipped_prose
 from explainer.models import EMBEDDED_GPT, load_model
+from explainer.runtime import use_torch_threads
 from explainer.training.fine_tuning import FineTuningRun, load_sentiment
 from explainer.training.jobs import JobBoard, TrainingJob
 from explainer.training.pretraining import MODEL_SIZES, PretrainingRun, Sample, join_token_ids
@@ -73,6 +74,9 @@ def pretraining(tokenizer, train_texts: list[str], val_texts: list[str]) -> list
             "size": size.name, "shape": f"{size.layers}×{size.heads}×{size.dims}",
             "tokens_per_second": round(run.tokens_per_second), "steps": run.result.steps,
             "tokens_seen": last.tokens_seen, "val_loss": round(last.val_loss, 3),
+            "first_loss_point_seconds": round(run.evaluations[0].seconds, 2),  # step 0: the untrained model
+            "first_trained_point_seconds": round(run.evaluations[1].seconds, 2),
+            "loss_points_in_first_10_seconds": sum(e.seconds <= 10 for e in run.evaluations),
             "words_after_seconds": round(words.seconds, 1) if words else None,
             "words_after_tokens": words.tokens_seen if words else None,
             "first_sample_in_words": words.text if words else None,
@@ -117,6 +121,7 @@ def responsiveness(tokenizer, train_texts: list[str], val_texts: list[str]) -> d
 
 
 def main() -> None:
+    use_torch_threads()  # as the server runs torch (explainer/runtime.py)
     tokenizer = load_model(EMBEDDED_GPT).tokenizer
     train_texts, val_texts = shipped_prose()
     save("live_training", {
