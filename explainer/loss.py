@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from explainer.analysis import Analysis
-from explainer.numbers import SUPERSCRIPT, power_of_ten
+from explainer.numbers import latex_times_ten, power_of_ten, times_ten
 
 GLTR_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"))
 GLTR_COLOURS = {"top 10": "#7fd17f", "top 100": "#f5e46c", "top 1000": "#f4a259", "beyond": "#d9778b", "": "#e4e4e4"}
@@ -60,14 +60,12 @@ class ChainRule:
     @property
     def probability_text(self) -> str:
         """p(text) written so it never underflows to 0, e.g. '3.20 × 10⁻⁴¹'."""
-        mantissa, exponent = power_of_ten(self.log10_probability)
-        return f"{mantissa} × 10{str(exponent).translate(SUPERSCRIPT)}"
+        return times_ten(*power_of_ten(self.log10_probability))
 
     @property
     def probability_latex(self) -> str:
         """p(text) as LaTeX, e.g. '3.20 \\times 10^{-41}'."""
-        mantissa, exponent = power_of_ten(self.log10_probability)
-        return rf"{mantissa} \times 10^{{{exponent}}}"
+        return latex_times_ten(*power_of_ten(self.log10_probability))
 
 
 def chain_rule(analysis: Analysis) -> ChainRule:

@@ -36,21 +36,29 @@ def _positional(value: float, digits: int, separator: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def times_ten(mantissa: str, exponent: int) -> str:
+    """mantissa × 10^exponent for text, the exponent in superscript: '3.47 × 10⁴⁴'."""
+    return f"{mantissa} × 10{str(exponent).translate(SUPERSCRIPT)}"
+
+
+def latex_times_ten(mantissa: str, exponent: int) -> str:
+    """mantissa × 10^exponent for a LaTeX formula: '3.47 \\times 10^{44}'."""
+    return rf"{mantissa} \times 10^{{{exponent}}}"
+
+
 def plain_number(value: float, digits: int = 3) -> str:
     """``value`` with ``digits`` significant digits for text: '0.25', '12,300', or '3.47 × 10⁴⁴' when it is
     very small or very large."""
     if not _needs_power(value):
         return _positional(value, digits, ",")
-    mantissa, exponent = mantissa_and_exponent(value, digits)
-    return f"{mantissa} × 10{str(exponent).translate(SUPERSCRIPT)}"
+    return times_ten(*mantissa_and_exponent(value, digits))
 
 
 def latex_number(value: float, digits: int = 3) -> str:
     """``value`` for a LaTeX formula: '0.25', or '3.47 \\times 10^{44}' when it is very small or very large."""
     if not _needs_power(value):
         return _positional(value, digits, "")
-    mantissa, exponent = mantissa_and_exponent(value, digits)
-    return rf"{mantissa} \times 10^{{{exponent}}}"
+    return latex_times_ten(*mantissa_and_exponent(value, digits))
 
 
 def power_of_ten(log10_value: float, digits: int = 3) -> tuple[str, int]:
