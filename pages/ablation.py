@@ -89,20 +89,21 @@ else:
     predictions = ablation.prediction_table(loaded.tokenizer, result.before.prediction_logits,
                                             result.after.prediction_logits, 8)
     chart(plots.prediction_pair(predictions, _("the whole model"), _("with your switches off")), predictions,
-          "ablated_prediction")
+          "ablated_prediction",
+          _("The next token: the whole model against your switched-off model"))
     losses = pd.DataFrame({"position": range(len(analysis.tokens)), "token": analysis.tokens.display,
                            "loss_before": result.before.token_losses, "loss_after": result.after.token_losses,
                            "change": result.loss_change})
     st.markdown(_("**Each token's loss**: how much more (red) or less (blue) surprised the model is by each token."))
     chart(plots.loss_change_bars(analysis.tokens.display, result.before.token_losses, result.after.token_losses),
-          losses, "ablated_token_losses")
+          losses, "ablated_token_losses", _("Each token's loss, before and after switching off"))
     if not causal:
         st.caption(_("Masked model: the tokens are hidden one group in {groups} at a time (about 14%, as in "
                      "training), and each is scored where it was hidden.").format(groups=ablation.MASK_GROUPS))
 
 st.subheader(_("Which heads matter for your text?"))
 st.markdown(_("Each head switched off alone: how much the mean loss on your text rises (red) or falls (blue)."))
-chart(plots.head_ranking_heatmap(ranked), ranked, "head_ranking")
+chart(plots.head_ranking_heatmap(ranked), ranked, "head_ranking", _("How much the loss rises with each head switched off"))
 top = ranked.iloc[0]
 st.caption(_("The most important head here is layer {layer}, head {head}: without it the mean loss rises by {rise:+.3f} "
              "nats. A head whose removal lowers the loss was, on this text, doing more harm than good.").format(
@@ -113,20 +114,20 @@ seen = inside_of(name, text, switched_off)
 whole = seen if switched_off.empty else inside_of(name, text, ablation.NOTHING)
 norms = pd.DataFrame(whole.residual_norms.T, columns=["input"] + [f"after_block_{i}" for i in range(layers)])
 chart(plots.residual_norms(whole.residual_norms, None if switched_off.empty else seen.residual_norms), norms,
-      "residual_norms")
+      "residual_norms", _("The size of the residual stream after each block"))
 st.caption(_("The residual stream is the running sum every block adds to: its size ‖h‖ grows layer by layer. The "
              "last point is the stream before the final norm."))
 if mlp_neurons:
     busy = pd.DataFrame({"layer": range(layers), "mean_abs_activation": [abs(a).mean() for a in seen.mlp_activations]})
     st.markdown(_("**How busy each MLP is** on your text: the mean size of its neurons' activations."))
-    chart(plots.mean_activation_bars(seen.mlp_activations), busy, "mlp_activity")
+    chart(plots.mean_activation_bars(seen.mlp_activations), busy, "mlp_activity", _("How busy each MLP is"))
     controls = st.columns([1, 2])
     layer = layer_picker(layers, controls[0], key="ablation_mlp_view_layer")
     begin, end = token_window(len(analysis.tokens), MLP_MAX_TOKENS, place=controls[1])
     activations = seen.mlp_activations[layer][begin:end]  # (T', D_ff)
     chart(plots.mlp_heatmap(activations, analysis.tokens.display[begin:end]),
           pd.DataFrame(activations, index=analysis.tokens.display[begin:end]).reset_index(names="token"),
-          "mlp_activations")
+          "mlp_activations", _("MLP neuron activations in layer {layer}").format(layer=layer))
     st.caption(_("Each row is a token of your text, each column one neuron of layer {layer}'s MLP, after its "
                  "nonlinearity (GELU): most neurons are near 0 for most tokens, a few fire strongly. Neurons you "
                  "switched off show as 0.").format(layer=layer))

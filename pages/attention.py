@@ -56,6 +56,7 @@ with all_heads:
             plots.head_grid(analysis.attentions[layer][:, begin:end, begin:end], labels, causal, offset=begin),
             attention.weights_table(analysis, layer, None),
             f"attention_layer{layer}_mean",
+            _("Layer {layer}: every head and their mean").format(layer=layer),
         )
         st.caption(_("Heads of the same layer learn different patterns: some look at the previous token, "
                      "some at the first, some spread out."))

@@ -71,13 +71,13 @@ with step(2, _("Scores"), r"s_j = q \cdot k_j = \sum_{d=1}^{d_k} q_d\, k_{j,d}",
           _("One dot product per key: large when the query and the key point the same way. "
             "The dark bar is the query token's own key.")):
     chart(plots.key_bars(table, "score", "q · k", query, show_mask=False),
-          table[["key_position", "key_token", "score"]], "steps_scores")
+          table[["key_position", "key_token", "score"]], "steps_scores", _("Scores"))
 
 scale_formula = rf"\tilde s_j = \frac{{s_j}}{{\sqrt{{d_k}}}} = \frac{{s_j}}{{\sqrt{{{d_k}}}}} = \frac{{s_j}}{{{d_k ** 0.5:.2f}}}"
 with step(3, _("Scale"), scale_formula,
           _("Dividing by √d_k keeps the scores in a range where softmax is not too peaked, whatever the head size.")):
     chart(plots.key_bars(table, "scaled", "q · k / √d_k", query, show_mask=False),
-          table[["key_position", "key_token", "scaled"]], "steps_scaled")
+          table[["key_position", "key_token", "scaled"]], "steps_scaled", _("Scale"))
 
 if steps.causal:
     mask_formula = r"m_j = \begin{cases} \tilde s_j & j \le i \\ -\infty & j > i \end{cases}"
@@ -91,14 +91,14 @@ else:
     mask_text = _("BERT has no causal mask: every key stays, including the tokens after the query.")
 with step(4, _("Causal mask") if steps.causal else _("Causal mask (BERT has none)"), mask_formula, mask_text):
     chart(plots.key_bars(table, "masked_score", _("after the mask"), query, show_mask=True),
-          table[["key_position", "key_token", "masked_score"]], "steps_masked")
+          table[["key_position", "key_token", "masked_score"]], "steps_masked", _("Causal mask"))
 
 with step(5, _("Softmax"), r"a_j = \frac{e^{m_j}}{\sum_{j'} e^{m_{j'}}} \qquad e^{-\infty} = 0",
           _("The weights are ≥ 0 and add up to 1 ({total:.4f}). They are row {query} of the "
             "layer {layer}, head {head} heatmap on the Attention page.").format(
               total=steps.weights.sum(), query=query, layer=layer, head=head)):
     chart(plots.key_bars(table, "weight", _("attention weight a_j"), query, show_mask=True),
-          table[["key_position", "key_token", "weight"]], "steps_weights")
+          table[["key_position", "key_token", "weight"]], "steps_weights", _("Softmax"))
 
 st.markdown(_("**The numbers of steps 2 to 5**"))
 st.dataframe(
@@ -142,4 +142,4 @@ with left:
         .format(query=query, heads=heads, d_k=d_k, total=heads * d_k, projection=steps.projection)
     )
 with right:
-    chart(plots.multi_head_strip(multi_head), multi_head, "steps_multi_head")
+    chart(plots.multi_head_strip(multi_head), multi_head, "steps_multi_head", _("Every head's output, joined and projected"))

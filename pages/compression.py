@@ -135,7 +135,7 @@ def quantization_section() -> None:
             delta=None if row.precision == "fp32" else f"{row.perplexity - base.perplexity:+.2f}", delta_color="inverse",
             help=_("{size:.2f} MB; one forward pass over 128 tokens: {ms:.1f} ms").format(size=row.megabytes,
                                                                                            ms=row.forward_ms))
-    chart(plots.precision_bars(table), table, "quantization")
+    chart(plots.precision_bars(table), table, "quantization", _("Perplexity and size at each precision"))
     st.caption(_(
         "Perplexity on the first {tokens:,} tokens of held-out Austen (text the model never trained on). Size: "
         "the weight matrices at 8 or 4 bits plus one fp32 scale per output channel; biases and norms stay fp32. "
@@ -150,7 +150,8 @@ def quantization_section() -> None:
     default = next((i for i, m in enumerate(matrices) if "mlp" in m or "intermediate" in m), 0)
     matrix = st.selectbox(_("Weight matrix"), matrices, index=default, key="compression_matrix")
     histograms = histogram_table(name, matrix)
-    chart(plots.weight_histograms(histograms, matrix), histograms, "weight_histograms")
+    chart(plots.weight_histograms(histograms, matrix), histograms, "weight_histograms",
+          _("The weights of one matrix at each precision"))
     st.caption(_("Left: the whole matrix. Right: one output channel, where the rounding is visible: int4 leaves "
                  "only 15 possible values (−7 … 7 times the channel's scale), int8 255."))
 
@@ -164,7 +165,8 @@ def quantization_section() -> None:
     second.metric(_("Same top-1 next token"), _("yes") if same_top else _("no"))
     third.metric(_("Top-1 agreement over the text"), f"{agreement:.0%}",
                  help=_("The share of the positions of your text where both models' most likely token is the same."))
-    chart(plots.prediction_pair(predictions, "fp32", _(COMPARED[chosen])), predictions, "quantized_prediction")
+    chart(plots.prediction_pair(predictions, "fp32", _(COMPARED[chosen])), predictions, "quantized_prediction",
+          _("The next token: fp32 against {precision}").format(precision=_(COMPARED[chosen])))
 
 
 def pruning_section() -> None:
@@ -182,7 +184,7 @@ def pruning_section() -> None:
                       delta_color="inverse")
     metrics[2].metric(_("90% of the weights at 0"), f"{at[0.9]:.1f}", delta=f"{at[0.9] - at[0.0]:+.1f}",
                       delta_color="inverse")
-    chart(plots.pruning_curve(table), table, "pruning")
+    chart(plots.pruning_curve(table), table, "pruning", _("Perplexity as more weights are set to 0"))
     st.caption(_("Held-out perplexity on the first {tokens:,} tokens of held-out Austen, on a log scale: the "
                  "small weights barely matter, until too many are gone.").format(tokens=len(heldout(name).ids)))
 
@@ -195,7 +197,7 @@ def pruning_section() -> None:
             or st.session_state.get("heads_removed_for") == name:
         st.session_state["heads_removed_for"] = name
         importance, curve = head_removal_tables(name)
-        chart(plots.head_removal_curve(curve), curve, "head_removal")
+        chart(plots.head_removal_curve(curve), curve, "head_removal", _("Perplexity as heads are removed, least important first"))
         least = importance.iloc[0]
         most = importance.iloc[-1]
         st.caption(_("On the first {tokens:,} held-out tokens. Least important: layer {l1}, head {h1} "
@@ -248,7 +250,8 @@ def distillation_section() -> None:
                 column.metric(_("{student}: perplexity").format(student=_(target)), f"{value:.1f}")
         if len(table):
             teacher_loss = math.log(run.teacher_perplexity) if run.teacher_perplexity else None
-            chart(plots.distillation_curves(table, teacher_loss), table, "distillation")
+            chart(plots.distillation_curves(table, teacher_loss), table, "distillation",
+                  _("Distillation: the students' loss while they train"))
             st.caption(_("Both curves are the cross-entropy on the real next tokens (the soft-target student never "
                          "trained on it directly). Final perplexities on the first {tokens:,} tokens of held-out "
                          "Austen, in windows of {context} tokens; T = {temperature:g}.").format(
@@ -287,7 +290,8 @@ def kv_cache_section() -> None:
             "without_cache_ms": st.column_config.NumberColumn(_("without it (ms per token)"), format="%.1f"),
             "speedup": st.column_config.NumberColumn(_("the cache is faster by"), format="%.1f×"),
         })
-        chart(plots.kv_cache_timing(timing.steps), timing.steps, "kv_cache")
+        chart(plots.kv_cache_timing(timing.steps), timing.steps, "kv_cache",
+              _("Time per new token, with and without the KV cache"))
         st.caption(_("Each dot is one step, the line their running median (this server's CPU is shared, so single "
                      "steps jump; the table gives the median of the 8 steps up to each length). Both ways generated "
                      "the same {n} tokens: {same}.").format(

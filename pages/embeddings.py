@@ -62,7 +62,8 @@ if parts.position is not None:
 strips[f"input to block 0: {parts.block_input_name}"] = parts.block_input[begin:end]
 shown_names.append(_("input to block 0: {how}").format(how=_(parts.block_input_name)))
 chart(plots.embedding_strips(dict(zip(shown_names, strips.values())), tokens[begin:end], offset=begin),
-      embeddings.vectors_table(strips, tokens[begin:end], offset=begin), "embedding_vectors")
+      embeddings.vectors_table(strips, tokens[begin:end], offset=begin), "embedding_vectors",
+      _("Each token's vectors"))
 st.caption(
     _("One row per token, one column per dimension, and a column is the same dimension in every panel: red is "
       "positive, blue negative (each panel has its own scale). A token that appears twice has the same token row "
@@ -79,7 +80,7 @@ words = st.text_input(_("Add words from the vocabulary (comma-separated)"), DEFA
 token_map = embeddings.token_map(model, analysis, embeddings.word_tokens(model.tokenizer, words))
 map_column, note_column = st.columns([3, 1])
 with map_column:
-    chart(plots.token_map_scatter(token_map.points, token_map.kept), token_map.points, "token_map")
+    chart(plots.token_map_scatter(token_map.points, token_map.kept), token_map.points, "token_map", _("A map of the tokens"))
 with note_column:
     st.metric(_("Spread kept by the map"), f"{token_map.kept.sum():.0%}",
               help=_("The share of the vectors' variance along the two directions drawn (PCA)."))
@@ -103,7 +104,8 @@ with meaning:
 vectors = (parts.token if compared == COMPARED_VECTORS[0] else parts.block_input)[begin:end]
 similarity = embeddings.cosine_similarity(vectors)
 chart(plots.similarity_heatmap(similarity, tokens[begin:end], offset=begin),
-      embeddings.similarity_table(similarity, tokens[begin:end], offset=begin), "cosine_similarity")
+      embeddings.similarity_table(similarity, tokens[begin:end], offset=begin), "cosine_similarity",
+      _("Which tokens are alike"))
 
 st.subheader(_("Positions: a formula, or learned"))
 st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right) \qquad "
@@ -115,7 +117,8 @@ count = st.slider(_("Positions shown"), 8, min(256, limit), min(64, limit))
 sinusoidal = embeddings.sinusoidal_encoding(count, dimensions)
 learned = table[:count] if table is not None else None
 position_parts = {"sinusoidal": sinusoidal} | ({"learned": learned} if learned is not None else {})
-chart(plots.position_heatmaps(sinusoidal, learned), embeddings.vectors_table(position_parts), "position_embeddings")
+chart(plots.position_heatmaps(sinusoidal, learned), embeddings.vectors_table(position_parts), "position_embeddings",
+      _("Positions: a formula, or learned"))
 st.markdown(
     _("The original Transformer (2017) **computes** its position vectors with this formula: each pair of dimensions "
       "is a sine and cosine wave, fast on the left, slow on the right, so every position gets its own pattern and "

@@ -88,7 +88,7 @@ def draw(run: FineTuningRun) -> None:
         for column, (start, row) in zip(metrics, finals.iterrows()):
             column.metric(_("{classifier}: test accuracy").format(classifier=_(start)), f"{row.test_accuracy:.0%}",
                           help=_("step {step}").format(step=int(row.step)))
-    chart(plots.fine_tuning_curves(table), table, "fine_tuning")
+    chart(plots.fine_tuning_curves(table), table, "fine_tuning", _("Fine-tuning: accuracy and loss while training"))
     for curve in list(run.curves.values()):
         overfitting = curve.overfitting()
         if overfitting:

@@ -105,6 +105,7 @@ chart(
     plots.generated_probabilities(list(table["token"]), list(table["p_drawn_from"]), list(table["p_model"])),
     table,
     "generated_token_probabilities",
+    _("The probability of each generated token"),
 )
 
 st.subheader(_("One step up close"))
@@ -121,6 +122,7 @@ chart(
     pd.DataFrame({"rank": range(1, len(step.top_ids) + 1), "id": step.top_ids, "token": step.top_tokens,
                   "probability": step.top_probabilities}),
     f"generation_step_{chosen_step}",
+    _("Step {step}: the distribution the token was drawn from").format(step=chosen_step),
 )
 
 st.subheader(_("Where the new tokens look"))

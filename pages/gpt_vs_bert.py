@@ -86,7 +86,7 @@ st.markdown(_("**{model}'s best guess** (the most probable token at each [MASK])
 st.code(causal_vs_masked.filled_in(sentence, guesses), language=None, wrap_lines=True)
 chart_column, table_column = st.columns(2)
 with chart_column:
-    chart(plots.fill_mask_bars(guesses), guesses, "fill_mask")
+    chart(plots.fill_mask_bars(guesses), guesses, "fill_mask", _("BERT's guesses for each blank"))
 with table_column:
     st.dataframe(
         guesses,

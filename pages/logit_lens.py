@@ -63,6 +63,7 @@ chart(
                              list(shown_rows.values()), offset=begin),
     table,
     "logit_lens",
+    _("The logit lens: what each layer would predict"),
 )
 st.caption(_("Hover a cell for its top guess and both probabilities. Read a row from left to right to watch a "
              "guess form; the early layers often just echo the input token."))

@@ -83,7 +83,7 @@ st.latex(rf"p(\text{{text}}) = {shown}{more} = {chain.probability_latex}")
 st.caption(_("{n} factors, one per scored token; multiplying many numbers below 1 makes a tiny "
              "probability, which is why models add logs instead.").format(n=chain.scored_tokens))
 
-chart(plots.loss_bars(table), table, "token_losses")
+chart(plots.loss_bars(table), table, "token_losses", _("The loss of each token"))
 unscored = (_("no prediction: nothing comes before it") if analysis.kind == "causal" else
             _("not scored: a special token"))
 shown_table = table.assign(bucket=[_(BUCKETS[b]) if b else unscored for b in table["bucket"]])
@@ -120,4 +120,5 @@ for side, key, label, default in zip(sides, ("compare_a", "compare_b"), (_("Text
         first, second = st.columns(2)
         first.metric(_("Mean loss"), _("{loss:.3f} nats").format(loss=other_chain.mean_loss))
         second.metric(_("Perplexity"), grouped(other_chain.perplexity))
-        st.plotly_chart(plots.loss_bars(other_table), key=f"chart_{key}")
+        chart(plots.loss_bars(other_table), other_table, key, _("The loss of each token"),
+              source=plots.source_line(model_name, text))

@@ -33,7 +33,8 @@ settings = prediction.SamplingSettings(temperature=temperature, top_k=top_k, top
 reshaped = settings != prediction.SamplingSettings()
 table = prediction.distribution_table(analysis, tokenizer, settings, rows=rows)
 with left:
-    chart(plots.distribution_bars(table, reshaped), table, "next_token_distribution")
+    chart(plots.distribution_bars(table, reshaped), table, "next_token_distribution",
+          _("The next token: the model's probabilities"))
 
 st.dataframe(
     table,

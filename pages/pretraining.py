@@ -142,7 +142,7 @@ def draw(run: PretrainingRun) -> None:
     curve, samples = st.columns([3, 2], gap="large")
     with curve:
         st.markdown(_("**Loss while training**"))
-        chart(plots.training_curves(table), table, "pretraining_loss")
+        chart(plots.training_curves(table), table, "pretraining_loss", _("Loss while training"))
     with samples:
         st.markdown(_("**Samples** from {prompt}, newest first").format(prompt=literal(run.prompt)))
         st.html(samples_html(run))

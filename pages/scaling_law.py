@@ -53,7 +53,8 @@ def law_view(points: pd.DataFrame, x_column: str, name: str) -> PowerLaw | None:
         "measured: it is a constant of the fit, not the size of any real model."))
     constants[2].metric(_("L∞ (floor, nats)"), f"{law.l_inf:.3f}")
     line = fitted_line(law, points[x_column].min() / 2, points[x_column].max() * 2)
-    chart(plots.scaling_plot(points, x_column, _(PARAMETER_AXES[x_column]), line), points, name)
+    chart(plots.scaling_plot(points, x_column, _(PARAMETER_AXES[x_column]), line), points, name,
+          _("Final loss against model size"))
     if law.l_inf == 0:
         st.caption(_("L∞ came out at 0, the lowest value the fit allows: over these sizes the loss has not begun to "
                      "level off, so these points cannot show a floor. The fit is then a pure power law, Kaplan's form."))
@@ -78,7 +79,7 @@ st.caption(_("The same runs while they trained: every size falls along its own c
              "for the same tokens. The wiggles they share come from the data: every size sees the same windows in "
              "the same order."))
 curves = curves_table(points)
-chart(plots.loss_against_tokens(curves), curves, "loss_against_tokens")
+chart(plots.loss_against_tokens(curves), curves, "loss_against_tokens", _("Loss against training tokens"))
 
 st.subheader(_("How this mirrors the published scaling laws, and how it differs"))
 st.markdown(_(

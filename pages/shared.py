@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from explainer import plots
 from explainer.analysis import Analysis, analyze
 from explainer.analysis_cache import AnalysisCache
 from explainer.i18n import LANGUAGES, N_, _, choose_language, labelled, lazy, set_language
@@ -65,6 +66,7 @@ ANALYSIS_CACHE_MB = int(os.environ.get("EXPLAINER_ANALYSIS_CACHE_MB", "3072"))
 log = logging.getLogger("explainer")
 
 
+CHART_SOURCE = "chart_source"  # session-state key: the subtitle of this run's charts, set by ``page_analysis``
 ENTERED_THROUGH_APP = "entered_through_app"  # session-state flag, set by app.py's sidebar() on every run
 
 
@@ -229,6 +231,7 @@ def sidebar() -> None:
     """Draw the shared sidebar and keep the URL in step with it."""
     st.html(PAGE_STYLE)
     st.session_state[ENTERED_THROUGH_APP] = True
+    st.session_state[CHART_SOURCE] = ""  # until this run's page analyses the text
     _initialise_from_url()
     choices = _model_names() + ([] if registry_only() else [OTHER_MODEL])
     if st.session_state.get("model_choice") not in choices:  # a trained model that was forgotten
@@ -295,6 +298,7 @@ def page_analysis() -> Analysis:
         log.exception("analysis failed")
         st.error(_("Sorry, the model could not process this text. Try a shorter or different text."))
         st.stop()
+    st.session_state[CHART_SOURCE] = plots.source_line(model.spec.name, st.session_state.get("prompt", ""))
     if analysis.truncated:
         st.warning(truncation_notice(analysis, len(st.session_state.get("prompt", ""))), icon=":material/content_cut:")
     if reads_chinese_as_bytes(analysis):
@@ -365,8 +369,11 @@ def token_window(count: int, size: int, unit: str = "tokens", start_at_end: bool
 
 
 
-def chart(figure, data: pd.DataFrame, name: str) -> None:
-    """Show a Plotly figure (its camera button saves a PNG) and a CSV download of its numbers."""
+def chart(figure, data: pd.DataFrame, name: str, title: str = "", source: str | None = None) -> None:
+    """Show a Plotly figure under ``title`` (the figure's own title, if it has one, wins) with the text and model it
+    was computed for as its subtitle (``source``, by default the page's text: see ``page_analysis``), so the PNG
+    its camera button saves says what it shows; and a CSV download of its numbers."""
+    plots.captioned(figure, title, st.session_state.get(CHART_SOURCE, "") if source is None else source)
     st.plotly_chart(figure, config=PLOTLY_CONFIG, key=f"chart_{name}")
     csv_download(data, name)
 

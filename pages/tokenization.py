@@ -96,6 +96,7 @@ chart(
     pd.DataFrame({"tokenizer": [english_name(name) for name in counts],
                   "tokens": list(counts.values()), "characters": len(compared_text)}),
     "token_counts",
+        _("The same text, counted in tokens by each tokenizer"),
 )
 for name, result in compared.items():
     st.markdown(_("**{tokenizer}** · {n:,} tokens").format(tokenizer=shown_name(name), n=len(result)))
@@ -129,6 +130,7 @@ chart(
                  sentence=[sentences[language] for language in costs["language"]])[
         ["tokenizer", "language", "sentence", "characters", "tokens", "unknown", "tokens_per_character"]],
     "tokens_per_character",
+        _("Tokens per character, in Chinese and in English"),
 )
 per_character = {(row.tokenizer, row.language): row for row in costs.itertuples()}
 english_bpe, chinese_bpe = per_character[(EMBEDDED_GPT, "zh")], per_character[(EMBEDDED_ZH, "zh")]

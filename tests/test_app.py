@@ -1,5 +1,6 @@
 """Every page runs in Streamlit's AppTest and shows the explainer's own numbers."""
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -37,6 +38,21 @@ def test_every_page_runs_without_errors(page):
     assert not app.exception
     assert not app.error
     assert app.sidebar.selectbox(key="model_choice").value == "tiny-gpt-austen"
+
+
+@pytest.mark.parametrize("page", PAGES[2:])
+def test_every_chart_saves_with_its_title_and_the_text_it_was_computed_for(page):
+    app = open_page(page)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    assert specs
+    assert all(spec["layout"]["title"]["text"] for spec in specs)
+    sources = [spec["layout"]["title"]["subtitle"]["text"] for spec in specs]
+    assert sources[0] == f"“{PROMPT}” · tiny-gpt-austen"
+    if page == "pages/loss.py":  # then the two texts it compares, each under its own chart
+        compared = [app.text_input(key=key).value for key in ("compare_a", "compare_b")]
+        assert sources[1:] == [f"“{text}” · tiny-gpt-austen" for text in compared]
+    else:
+        assert set(sources) == {sources[0]}
 
 
 @pytest.mark.parametrize("page", PAGES[1:])

@@ -222,3 +222,26 @@ def test_long_texts_get_every_nth_tick():
     figure = plots.attention_heatmap(attention_matrix(100), labels, True, "long")
     assert list(figure.layout.xaxis.tickvals) == list(range(0, 100, 3))
     assert figure.layout.xaxis.ticktext[1] == "3: t3"
+
+
+def test_the_source_line_is_the_text_on_one_line_cut_and_escaped_then_the_model():
+    long_text = "<b>bold</b>\nand " + "x" * 100
+    line = plots.source_line("tiny-gpt-austen", long_text)
+    quoted = line[1:line.index("”")]
+    assert "<b>" not in line and quoted.startswith("&lt;b&gt;bold&lt;/b&gt; and xx")
+    assert quoted.endswith("…") and len(plots.style.html.unescape(quoted)) == style.SOURCE_CHARACTERS
+    assert line.endswith("” · tiny-gpt-austen")
+    assert plots.source_line("tiny-gpt-austen", "Short.") == "“Short.” · tiny-gpt-austen"
+    assert plots.source_line("model <x>") == "model &lt;x&gt;"
+
+
+def test_a_captioned_figure_carries_its_title_and_source_in_its_own_layout():
+    untitled = go.Figure(go.Bar(x=[1], y=[2]), layout={"height": 300})
+    plots.captioned(untitled, "The loss of each token", "“The cat” · tiny-gpt-austen")
+    assert untitled.layout.title.text == "The loss of each token"
+    assert untitled.layout.title.subtitle.text == "“The cat” · tiny-gpt-austen"
+    assert untitled.layout.height == 300 + style.CAPTION_HEIGHT
+    titled = plots.captioned(go.Figure(layout={"title": "Layer 0, head 1"}), "ignored", "source")
+    assert titled.layout.title.text == "Layer 0, head 1" and titled.layout.title.subtitle.text == "source"
+    with pytest.raises(ValueError, match="needs a title"):
+        plots.captioned(go.Figure(), "", "source")

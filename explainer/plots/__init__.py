@@ -45,12 +45,14 @@ from explainer.plots.style import (
     TITLE_FONT,
     TOKEN_FONT,
     VECTOR_SCALE,
+    captioned,
     category_ticks,
     diverging,
     escape,
     label_pairs,
     position_label,
     position_labels,
+    source_line,
     styled,
     symmetric_limit,
 )
@@ -68,7 +70,7 @@ __all__ = [
     "logit_lens_heatmap",
     "training_curves", "scaling_plot", "loss_against_tokens", "fine_tuning_curves",
     # the shared style
-    "PLOTLY_CONFIG", "TEMPLATE", "styled", "MARGIN",
+    "PLOTLY_CONFIG", "TEMPLATE", "styled", "MARGIN", "captioned", "source_line",
     "TICK_FONT", "AXIS_TITLE_FONT", "TITLE_FONT", "TEXT_FONT", "HOVER_FONT", "TOKEN_FONT", "BAR_TOKEN_FONT",
     "PAPER", "INK", "BLUE", "SOFT_BLUE", "PALE_BLUE", "DARK_BLUE", "RED", "GREEN", "GREY", "MASKED_COLOUR",
     "ATTENTION_SCALE", "VECTOR_SCALE", "symmetric_limit", "diverging",

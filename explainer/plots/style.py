@@ -128,3 +128,39 @@ def diverging(matrix: np.ndarray) -> dict:
     """Heatmap settings for values around zero: ``VECTOR_SCALE`` from −``symmetric_limit`` to +``symmetric_limit``."""
     limit = symmetric_limit(matrix)
     return {"colorscale": VECTOR_SCALE, "zmin": -limit, "zmax": limit}
+
+
+# ------------------------------------------------------- a figure's caption
+
+SOURCE_FONT = {"size": 13, "color": GREY}
+SOURCE_CHARACTERS = 60  # of the prompt, in the line that says what a figure was computed for
+CAPTION_HEIGHT = 56  # pixels a figure grows by to make room for its title and source line
+
+
+def source_line(model_name: str, text: str | None = None) -> str:
+    """What a figure was computed for, as its subtitle shows it: ``“text” · model`` (the text on one line, cut to
+    ``SOURCE_CHARACTERS`` with an ellipsis) or the model alone; escaped for Plotly."""
+    if text is None:
+        return escape(model_name)
+    line = " ".join(text.split())
+    if len(line) > SOURCE_CHARACTERS:
+        line = line[:SOURCE_CHARACTERS - 1] + "…"
+    return f"“{escape(line)}” · {escape(model_name)}"
+
+
+def captioned(figure: go.Figure, title: str, source: str) -> go.Figure:
+    """Return ``figure`` (changed in place) with a title and, under it, ``source`` (see ``source_line``), so that
+    the PNG its camera button saves says what it shows and for which text. A figure that has a title keeps it
+    (``ValueError`` when neither it nor ``title`` gives one);
+    the title is placed above everything else (``automargin``) and the figure grows by ``CAPTION_HEIGHT``."""
+    own_title = figure.layout.title.text
+    if not (own_title or title):
+        raise ValueError("a figure shown to the class needs a title")
+    figure.update_layout(title={
+        "text": own_title or escape(title), "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
+        "yanchor": "top", "pad": {"t": 8}, "automargin": True, "font": TITLE_FONT,
+        "subtitle": {"text": source, "font": SOURCE_FONT},
+    })
+    if figure.layout.height:
+        figure.layout.height += CAPTION_HEIGHT
+    return figure
