@@ -194,7 +194,7 @@ def scores(model: torch.nn.Module, causal: bool, ids: list[int], special: list[b
     tensor = torch.tensor(ids)  # (T,)
     with ablated(model, ablation):
         if causal:
-            logits = model(input_ids=tensor[None]).logits[0].float()  # (T, V): row t predicts token t+1
+            logits = model(input_ids=tensor[None].to(model.device)).logits[0].float().cpu()  # (T, V): row t predicts t+1
             shifted = torch.full_like(logits, float("nan"))
             shifted[1:] = logits[:-1]
             losses = torch.full((len(ids),), float("nan"))
@@ -204,7 +204,7 @@ def scores(model: torch.nn.Module, causal: bool, ids: list[int], special: list[b
         rows = masked_rows(tensor, scored, mask_id)  # (G, T)
         asked = tensor.clone()
         asked[prediction_position] = mask_id
-        logits = model(input_ids=torch.cat([rows, asked[None]])).logits.float()  # (G+1, T, V)
+        logits = model(input_ids=torch.cat([rows, asked[None]]).to(model.device)).logits.float().cpu()  # (G+1, T, V)
     hidden_in = (rows == mask_id) & scored  # (G, T): where each row hid a token
     group_of = hidden_in.float().argmax(dim=0)  # (T,) the row that hid each token
     by_position = logits[group_of, torch.arange(len(ids))]  # (T, V)
@@ -298,14 +298,14 @@ class Inside:
 def inside(model: torch.nn.Module, ids: list[int], ablation: Ablation = NOTHING) -> Inside:
     """MLP activations and residual-stream norms, layer by layer, for ``ids`` (T,), with ``ablation`` off."""
     with ablated(model, ablation), recording(model) as record:
-        output = model(input_ids=torch.tensor([ids]), output_hidden_states=True)
-    states = [h[0].float() for h in output.hidden_states]  # (L+1,) of (T, D)
+        output = model(input_ids=torch.tensor([ids], device=model.device), output_hidden_states=True)
+    states = [h[0].float().cpu() for h in output.hidden_states]  # (L+1,) of (T, D)
     if "before_final_norm" in record:  # Hugging Face's last hidden state is already normed: take the stream itself
-        states[-1] = record["before_final_norm"][0].float()
+        states[-1] = record["before_final_norm"][0].float().cpu()
     layers = _layers(model.config)
     mlp = [record.get("mlp", {}).get(layer) for layer in range(layers)]
     return Inside(
-        mlp_activations=[m[0].float().numpy() if m is not None else np.zeros((len(ids), 0), np.float32) for m in mlp],
+        mlp_activations=[m[0].float().cpu().numpy() if m is not None else np.zeros((len(ids), 0), np.float32) for m in mlp],
         residual_norms=torch.stack([s.norm(dim=-1) for s in states]).numpy(),
     )
 

@@ -92,9 +92,9 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
     ids = torch.tensor([tokens.ids])  # (1, T)
 
     with torch.no_grad():
-        output = model(input_ids=ids, output_attentions=True, output_hidden_states=True)
-    logits = output.logits[0].float()  # (T, V)
-    hidden_states = torch.stack(output.hidden_states)[:, 0]  # (L+1, T, D)
+        output = model(input_ids=ids.to(model.device), output_attentions=True, output_hidden_states=True)
+    logits = output.logits[0].float().cpu()  # (T, V), back on the CPU like everything below
+    hidden_states = torch.stack(output.hidden_states)[:, 0].cpu()  # (L+1, T, D)
 
     if loaded.spec.kind == "causal":
         losses, probabilities, ranks = _causal_scores(logits, ids[0])
@@ -111,7 +111,7 @@ def analyze(loaded: LoadedModel, raw_text: str) -> Analysis:
         original_token_count=len(full),
         context_length=context,
         top_ids=logits.argmax(dim=-1).numpy(),
-        attentions=[layer[0].float().numpy() for layer in output.attentions],
+        attentions=[layer[0].float().cpu().numpy() for layer in output.attentions],
         hidden_states=hidden_states.float().numpy(),
         token_losses=losses.numpy(),
         token_probabilities=probabilities.numpy(),
@@ -208,7 +208,7 @@ def _logits_at_masks(loaded: LoadedModel, ids: torch.Tensor, positions: list[int
         selected = _masked_positions.set(chunk)
         try:
             with torch.no_grad():
-                rows.append(loaded.model(input_ids=batch).logits[:, 0].float())  # (C, V)
+                rows.append(loaded.model(input_ids=batch.to(loaded.model.device)).logits[:, 0].float().cpu())  # (C, V)
         finally:
             _masked_positions.reset(selected)
     return torch.cat(rows)  # (P, V)
@@ -232,4 +232,5 @@ def _keep_only_masked_rows(module, inputs):
     if positions is None:
         return None
     hidden = inputs[0]  # (C, T, D), the hidden states the head was about to turn into V scores
-    return (hidden[torch.arange(len(positions)), positions][:, None],)  # (C, 1, D)
+    rows = torch.arange(len(positions), device=hidden.device)
+    return (hidden[rows, positions.to(hidden.device)][:, None],)  # (C, 1, D)

@@ -173,7 +173,7 @@ class GPT2(Architecture):
 
     def input_parts(self, model, ids: torch.Tensor) -> InputParts:
         token = model.transformer.wte(ids)  # (T, D)
-        position = model.transformer.wpe(torch.arange(len(ids)))  # (T, D); dropout is off in eval mode
+        position = model.transformer.wpe(torch.arange(len(ids), device=ids.device))  # (T, D); dropout is off in eval mode
         return InputParts(token, position, token + position, N_("token + position"))
 
     def attention_steps_problem(self) -> str | None:
@@ -229,7 +229,7 @@ class Bert(Architecture):
     def input_parts(self, model, ids: torch.Tensor) -> InputParts:
         parts = model.bert.embeddings
         token = parts.word_embeddings(ids)  # (T, D)
-        position = parts.position_embeddings(torch.arange(len(ids)))  # (T, D)
+        position = parts.position_embeddings(torch.arange(len(ids), device=ids.device))  # (T, D)
         token_type = parts.token_type_embeddings(torch.zeros_like(ids))  # (T, D), all rows of type 0
         return InputParts(token, position, parts.LayerNorm(token + position + token_type),
                           N_("LayerNorm(token + position + type)"))
@@ -283,7 +283,7 @@ class Llama(Architecture):
         q = _split_heads(attention.q_proj(x), heads)  # (H, T, d_k)
         k = _split_heads(attention.k_proj(x), shared)  # (H_kv, T, d_k)
         v = _split_heads(attention.v_proj(x), shared)  # (H_kv, T, d_k)
-        cos, sin = model.model.rotary_emb(x[None], torch.arange(len(x))[None])  # (1, T, d_k) each
+        cos, sin = model.model.rotary_emb(x[None], torch.arange(len(x), device=x.device)[None])  # (1, T, d_k) each
         q, k = (t[0] for t in apply_rotary_pos_emb(q[None], k[None], cos, sin))  # turned by position
         group = heads // shared  # query heads that share one key/value head
         return q, k.repeat_interleave(group, dim=0), v.repeat_interleave(group, dim=0)  # (H, T, d_k) each

@@ -81,12 +81,13 @@ def show_work(loaded: LoadedModel, analysis: Analysis, layer: int, head: int, qu
     architecture = loaded.architecture
     causal = architecture.causal
     with torch.no_grad():
-        hidden = torch.tensor(analysis.hidden_states[layer])  # (T, D): the hidden state entering the layer
-        q, k, v = architecture.queries_keys_values(loaded.model, hidden, layer)  # (H, T, d_k) each
+        device = loaded.model.device
+        hidden = torch.tensor(analysis.hidden_states[layer], device=device)  # (T, D): the hidden state entering the layer
+        q, k, v = (vectors.cpu() for vectors in architecture.queries_keys_values(loaded.model, hidden, layer))  # (H, T, d_k)
         per_head = [_attend(q[h, query], k[h], v[h], query, causal) for h in range(q.shape[0])]
         head_outputs = torch.stack([output for *_, output in per_head])  # (H, d_k)
         concatenated = head_outputs.reshape(-1)  # (D,) head 0 first, as the model joins them
-        projected = architecture.output_projection(loaded.model, layer)(concatenated)  # (D,)
+        projected = architecture.output_projection(loaded.model, layer)(concatenated.to(device)).cpu()  # (D,)
     scores, scaled, masked, weights, output = per_head[head]
     return AttentionSteps(
         layer=layer,

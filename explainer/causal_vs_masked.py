@@ -51,7 +51,8 @@ def fill_mask(loaded: LoadedModel, text: str, k: int) -> pd.DataFrame:
         raise ValueError(
             _("There is no {mask} in this text. Write {mask}, in capitals, where a word is missing.").format(mask=MASK))
     with torch.no_grad():
-        logits = loaded.model(input_ids=torch.tensor([tokens.ids])).logits[0, positions]  # (M, V)
+        ids = torch.tensor([tokens.ids], device=loaded.model.device)  # (1, T)
+        logits = loaded.model(input_ids=ids).logits[0, positions].cpu()  # (M, V)
     probabilities, ids = torch.softmax(logits.float(), dim=-1).topk(k, dim=-1)  # (M, k) each
     return pd.DataFrame(
         [

@@ -31,6 +31,7 @@ from transformers.pytorch_utils import Conv1D
 
 from explainer.ablation import MASK_GROUPS, NOTHING, Ablation, ablated, masked_rows
 from explainer.models import LoadedModel
+from explainer.runtime import synchronize
 
 EVAL_TOKENS = 2048  # held-out tokens behind every perplexity on the page
 HEAD_EVAL_TOKENS = 1024  # the first held-out tokens behind the head removal (L × H + L × H evaluations)
@@ -92,7 +93,7 @@ def heldout_loss(model: nn.Module, causal: bool, ids: torch.Tensor, window: int,
     with ablated(model, ablation):
         if causal:
             usable = len(ids) // window * window
-            for batch in ids[:usable].view(-1, window).split(8):  # (B, window)
+            for batch in ids[:usable].view(-1, window).to(model.device).split(8):  # (B, window)
                 logits = model(input_ids=batch).logits  # (B, window, V)
                 losses = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), batch[:, 1:].flatten(),
                                                      reduction="sum")
@@ -105,6 +106,7 @@ def heldout_loss(model: nn.Module, causal: bool, ids: torch.Tensor, window: int,
         scored = torch.ones(window, dtype=torch.bool)
         scored[[0, -1]] = False
         rows = torch.stack([masked_rows(row, scored, mask_id)[w % MASK_GROUPS] for w, row in enumerate(windows)])
+        rows, windows, scored = rows.to(model.device), windows.to(model.device), scored.to(model.device)
         for batch, originals in zip(rows.split(8), windows.split(8)):  # window w hides its (w mod G)-th group
             logits = model(input_ids=batch).logits  # (B, T, V)
             hidden = (batch == mask_id) & scored
@@ -189,8 +191,9 @@ def quantized_copy(model: nn.Module, bits: int) -> nn.Module:
 
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
-    """PyTorch's dynamic int8 quantization of every Linear layer (GPT-2's Conv1D layers become Linear first)."""
-    copied = copy.deepcopy(model).eval()
+    """PyTorch's dynamic int8 quantization of every Linear layer (GPT-2's Conv1D layers become Linear first).
+    Its kernels are the CPU's: the copy is on the CPU whatever device ``model`` is on."""
+    copied = copy.deepcopy(model).cpu().eval()
     for module in list(copied.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, Conv1D):  # y = x W + b with W (in, out) is a Linear with weight Wᵀ
@@ -212,14 +215,16 @@ def saved_bytes(model: nn.Module) -> int:
 
 
 def forward_milliseconds(model: nn.Module, ids: torch.Tensor, repeats: int = 5) -> float:
-    """The fastest of ``repeats`` timed forward passes over ``ids`` (1, T), in ms, after one warm-up pass (on a
-    shared CPU, other work only ever adds time, so the minimum is the pass's own cost)."""
+    """The fastest of ``repeats`` timed forward passes over ``ids`` (1, T), in ms, on ``model``'s device, after one
+    warm-up pass (on a shared CPU, other work only ever adds time, so the minimum is the pass's own cost)."""
+    ids = ids.to(model.device)
     times = []
     with torch.no_grad():
         model(input_ids=ids)
         for _ in range(repeats):
             started = time.perf_counter()
             model(input_ids=ids)
+            synchronize(ids.device)  # a GPU returns before it has finished
             times.append(time.perf_counter() - started)
     return 1000 * min(times)
 
@@ -234,7 +239,7 @@ def weight_histograms(model: nn.Module, name: str, bins: int = 80) -> pd.DataFra
                 for precision, bits in PRECISIONS.items()}
     rows = []
     for scope in ("matrix", "channel 0"):
-        values = {p: (v if scope == "matrix" else v.movedim(matrix.output_axis, 0)[0]).flatten().numpy()
+        values = {p: (v if scope == "matrix" else v.movedim(matrix.output_axis, 0)[0]).flatten().cpu().numpy()
                   for p, v in versions.items()}
         edges = np.histogram_bin_edges(values["fp32"], bins=bins if scope == "matrix" else bins // 2)
         for precision, data in values.items():

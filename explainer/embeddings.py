@@ -38,7 +38,7 @@ class Embeddings:
 def position_table(loaded: LoadedModel) -> np.ndarray | None:
     """Return the learned position-embedding table (P, D), or None when the model has none."""
     table = loaded.architecture.position_table(loaded.model)
-    return None if table is None else table.weight.detach().numpy()
+    return None if table is None else table.weight.detach().cpu().numpy()
 
 
 def embed(loaded: LoadedModel, analysis: Analysis) -> Embeddings:
@@ -49,14 +49,14 @@ def embed(loaded: LoadedModel, analysis: Analysis) -> Embeddings:
     the token embedding and, as block input, the model's own ``hidden_states[0]``.
     """
     model = loaded.model
-    ids = torch.tensor(analysis.tokens.ids)  # (T,)
+    ids = torch.tensor(analysis.tokens.ids, device=model.device)  # (T,)
     with torch.no_grad():
         parts = loaded.architecture.input_parts(model, ids)
         if parts is None:
             token = loaded.architecture.token_table(model)(ids)  # (T, D)
-            return Embeddings(token.numpy(), None, analysis.hidden_states[0], N_("the model's own embedding layer"))
-    position = None if parts.position is None else parts.position.numpy()
-    return Embeddings(parts.token.numpy(), position, parts.block_input.numpy(), parts.name)
+            return Embeddings(token.cpu().numpy(), None, analysis.hidden_states[0], N_("the model's own embedding layer"))
+    position = None if parts.position is None else parts.position.cpu().numpy()
+    return Embeddings(parts.token.cpu().numpy(), position, parts.block_input.cpu().numpy(), parts.name)
 
 
 def vectors_table(parts: dict[str, np.ndarray], labels: list[str] | None = None, offset: int = 0) -> pd.DataFrame:
@@ -154,7 +154,7 @@ def token_map(loaded: LoadedModel, analysis: Analysis, words: list[WordToken]) -
             ids.append(token_id)
             labels.append(token_label(loaded.tokenizer, token_id))
             groups.append(group)
-    coordinates, kept = pca_2d(table[ids].numpy())  # (N, 2)
+    coordinates, kept = pca_2d(table[ids].cpu().numpy())  # (N, 2)
     points = pd.DataFrame({"token": labels, "id": ids, "group": groups, "x": coordinates[:, 0], "y": coordinates[:, 1]})
     return TokenMap(points, kept, [w.word for w in words if w.token_count > 1])
 

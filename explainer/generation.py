@@ -73,10 +73,10 @@ class SeededDraw(LogitsProcessor):
         self.distributions: list[torch.Tensor] = []
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        probabilities = torch.softmax(scores.float(), dim=-1)  # (B, V)
-        self.distributions.append(probabilities)
+        probabilities = torch.softmax(scores.float(), dim=-1).cpu()  # (B, V), drawn on the CPU: same seed, same
+        self.distributions.append(probabilities)  # tokens on every device
         drawn = torch.multinomial(probabilities, 1, generator=self.generator)  # (B, 1)
-        return torch.full_like(scores, float("-inf")).scatter_(1, drawn, 0.0)  # (B, V)
+        return torch.full_like(scores, float("-inf")).scatter_(1, drawn.to(scores.device), 0.0)  # (B, V)
 
 
 def sampling_options(settings: SamplingSettings, seed: int) -> tuple[dict, SeededDraw]:
@@ -119,7 +119,7 @@ def generate(
         options = {"do_sample": False, "num_beams": beams, "early_stopping": False}
     with torch.no_grad():
         output = model.generate(
-            torch.tensor([ids]),
+            torch.tensor([ids], device=model.device),
             max_new_tokens=new_tokens,
             min_new_tokens=new_tokens,
             output_scores=True,
@@ -132,12 +132,12 @@ def generate(
     steps = []
     for step, chosen in enumerate(generated):
         row = int(output.beam_indices[0, step]) if strategy == "beam" else 0
-        raw = output.logits[step][row].float()  # (V,) the model's own logits
+        raw = output.logits[step][row].float().cpu()  # (V,) the model's own logits
         model_probabilities = torch.softmax(raw, -1)  # (V,)
         if draw is not None:  # sampled: the distribution after temperature, top-k and top-p
             picked_from = draw.distributions[step][row]
         elif strategy == "greedy":  # greedy: after generate's own processors (e.g. no end of text yet)
-            picked_from = torch.softmax(output.scores[step][row].float(), -1)
+            picked_from = torch.softmax(output.scores[step][row].float().cpu(), -1)
         else:  # beam search ranks whole sequences; each step shows the plain distribution
             picked_from = model_probabilities
         steps.append(_step(tokenizer, chosen, model_probabilities, picked_from))
@@ -161,6 +161,7 @@ def _step(tokenizer, chosen: int, model_probs: torch.Tensor, picked_probs: torch
 def attention_from_generated(loaded: LoadedModel, ids: list[int], prompt_length: int) -> np.ndarray:
     """Return (L, G, P+G): how much each generated token attends to every token, per layer, mean over heads."""
     with torch.no_grad():
-        attentions = loaded.model(input_ids=torch.tensor([ids]), output_attentions=True).attentions  # L × (1, H, N, N)
+        ids_on_device = torch.tensor([ids], device=loaded.model.device)  # (1, N)
+        attentions = loaded.model(input_ids=ids_on_device, output_attentions=True).attentions  # L × (1, H, N, N)
     weights = torch.stack(attentions)[:, 0].mean(dim=1)  # (L, N, N)
-    return weights[:, prompt_length:].numpy()
+    return weights[:, prompt_length:].cpu().numpy()

@@ -45,18 +45,19 @@ def greedy(model: torch.nn.Module, prompt: list[int], length: int, use_cache: bo
     cache (``past_key_values``); without it, every step feeds the whole text so far.
     """
     ids = list(prompt)
+    device = model.device
     lengths: list[int] = []
     seconds: list[float] = []
     past = None
     while len(ids) < length:
         started = time.perf_counter()
         if not use_cache:
-            output = model(input_ids=torch.tensor([ids]), use_cache=False)  # (1, n, V): recomputes all n tokens
+            output = model(input_ids=torch.tensor([ids], device=device), use_cache=False)  # (1, n, V): recomputes all n tokens
         elif past is None:
-            output = model(input_ids=torch.tensor([ids]), use_cache=True)  # the prefill
+            output = model(input_ids=torch.tensor([ids], device=device), use_cache=True)  # the prefill
         else:
-            output = model(input_ids=torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True)  # (1, 1, V)
-        next_id = int(output.logits[0, -1].argmax())
+            output = model(input_ids=torch.tensor([ids[-1:]], device=device), past_key_values=past, use_cache=True)  # (1, 1, V)
+        next_id = int(output.logits[0, -1].argmax())  # int() waits for a GPU to finish
         seconds.append(time.perf_counter() - started)
         lengths.append(len(ids))
         past = output.past_key_values if use_cache else None
@@ -91,22 +92,24 @@ def timing(model: torch.nn.Module, prompt: list[int], context: int) -> Timing:
     """
     length = min(context, MAX_LENGTH)
     ids = prompt[: max(1, min(len(prompt), length // 8))]  # a short prompt, so the text grows through the range
-    rows, same, past = [], True, None
+    rows, same, past, device = [], True, None, model.device
     with torch.no_grad():
         while len(ids) < length:
             started = time.perf_counter()
             if past is None:
-                cached = model(input_ids=torch.tensor([ids]), use_cache=True)  # the prefill
+                cached = model(input_ids=torch.tensor([ids], device=device), use_cache=True)  # the prefill
             else:
-                cached = model(input_ids=torch.tensor([ids[-1:]]), past_key_values=past, use_cache=True)  # (1, 1, V)
+                newest = torch.tensor([ids[-1:]], device=device)  # (1, 1)
+                cached = model(input_ids=newest, past_key_values=past, use_cache=True)  # (1, 1, V)
+            next_id = int(cached.logits[0, -1].argmax())  # int() waits for a GPU to finish
             with_cache = time.perf_counter() - started
-            next_id = int(cached.logits[0, -1].argmax())
             without = math.nan
             if _timed_without_cache(len(ids)):
                 started = time.perf_counter()
-                uncached = model(input_ids=torch.tensor([ids]), use_cache=False)  # (1, n, V): all n tokens again
+                uncached = model(input_ids=torch.tensor([ids], device=device), use_cache=False)  # (1, n, V)
+                uncached_id = int(uncached.logits[0, -1].argmax())
                 without = time.perf_counter() - started
-                same = same and next_id == int(uncached.logits[0, -1].argmax())
+                same = same and next_id == uncached_id
             if past is not None:
                 rows.append({"length": len(ids), "with_cache_ms": 1000 * with_cache, "without_cache_ms": 1000 * without})
             past = cached.past_key_values

@@ -51,12 +51,13 @@ def layer_logits(loaded: LoadedModel, analysis: Analysis, row: int) -> torch.Ten
     """Return the logits (T, V) read out of the residual stream ``analysis.hidden_states[row]``
     (0 = the embeddings, L = after the last block)."""
     readout = loaded.architecture.readout(loaded.model)
-    stream = torch.tensor(analysis.hidden_states[row])  # (T, D), a copy: the cached analysis is read-only
+    # (T, D), a copy: the cached analysis is read-only
+    stream = torch.tensor(analysis.hidden_states[row], device=loaded.model.device)
     already_normed = readout.last_state_normed and row == len(analysis.hidden_states) - 1
     with torch.no_grad():
         if readout.final_norm is not None and not already_normed:
             stream = readout.final_norm(stream)
-        return readout.head(stream)  # (T, V)
+        return readout.head(stream).cpu()  # (T, V)
 
 
 def logit_lens(loaded: LoadedModel, analysis: Analysis) -> LogitLens | None:

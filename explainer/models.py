@@ -30,6 +30,7 @@ from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from explainer.architectures import Architecture, ModelKind, UnknownArchitecture, architecture_of
 from explainer.i18n import N_, _
+from explainer.runtime import device
 
 EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
 EMBEDDED_GPT = "tiny-gpt-austen"
@@ -237,7 +238,8 @@ def _checked_config(repo_id: str, folder: Path):
 
 
 def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel, ModelKind]:
-    """The one place that calls ``from_pretrained``, on a folder: safetensors only, no remote code."""
+    """The one place that calls ``from_pretrained``, on a folder: safetensors only, no remote code; the model is
+    put on ``runtime.device()``."""
     common = {"local_files_only": True, "trust_remote_code": False}
     kind = _kind_of(AutoConfig.from_pretrained(folder, **common))
     model_class = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
@@ -245,7 +247,7 @@ def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel,
         folder, dtype=torch.float32, attn_implementation="eager", use_safetensors=True, **common
     )
     tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, **common)
-    model.eval()
+    model.to(device()).eval()  # EXPLAINER_DEVICE: a GPU when there is one
     return tokenizer, model, kind
 
 

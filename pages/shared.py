@@ -30,6 +30,7 @@ from explainer.models import (
     load_model,
 )
 from explainer.plots import PLOTLY_CONFIG
+from explainer.runtime import device, device_description
 from explainer.tokenization import MAX_TEXT_CHARACTERS, window_bounds
 from explainer.training.kept_models import KeptModels, data_dir, is_kept_name
 from pages.live_training import session_owner, sidebar_heartbeat
@@ -258,6 +259,11 @@ def sidebar() -> None:
                 model=literal(refused)), icon=":material/block:")
         if st.session_state["model_choice"] == OTHER_MODEL:
             st.text_input(_("Hugging Face model id"), key="custom_model", placeholder="owner/model")
+        try:
+            st.caption(_("Computed on: {device}").format(device=device_description(device())))
+        except ValueError as misconfigured:  # EXPLAINER_DEVICE names a device this server does not have
+            st.error(str(misconfigured), icon=":material/memory:")
+            st.stop()
     sidebar_heartbeat()
     st.query_params["text"] = st.session_state["prompt"][:URL_TEXT_LIMIT]
     st.query_params["model"] = requested_model_name()

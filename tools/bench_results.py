@@ -10,12 +10,15 @@ from pathlib import Path
 
 import torch
 
+from explainer.runtime import device, device_description
+
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 
 
 def machine() -> str:
+    """The machine a figure was measured on, with the device the models run on (``EXPLAINER_DEVICE``)."""
     return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"torch {torch.__version__} on {torch.get_num_threads()} threads")
+            f"torch {torch.__version__} on {device_description(device())}")
 
 
 def save(name: str, figures: dict) -> None:

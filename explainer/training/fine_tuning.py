@@ -31,7 +31,8 @@ from transformers import GPT2Config, GPT2ForSequenceClassification
 from explainer.architectures import architecture_of
 from explainer.i18n import N_
 from explainer.models import EMBEDDED_DIR, EMBEDDED_GPT, EMBEDDED_ZH
-from explainer.training.loop import BatchSampler, Evaluation, TrainingSettings, switch_off_dropout, train
+from explainer.runtime import device
+from explainer.training.loop import BatchSampler, Evaluation, TrainingSettings, switch_off_dropout, to_device, train
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SENTIMENT_FILE = DATA_DIR / "sentiment" / "sentences.tsv"
@@ -142,7 +143,7 @@ def classifier(start: str, tokenizer, seed: int, base_model: str = EMBEDDED_GPT)
         )
     with torch.no_grad():  # GPT-2's own initialisation of a linear layer, N(0, initializer_range²)
         model.score.weight.normal_(0.0, config.initializer_range, generator=torch.Generator().manual_seed(seed))
-    return switch_off_dropout(model)
+    return switch_off_dropout(model).to(device())  # drawn on the CPU, then moved: the same weights on every device
 
 
 @torch.no_grad()
@@ -150,7 +151,7 @@ def class_probabilities(model: GPT2ForSequenceClassification, tokenizer, texts: 
     """Return (N, 2) probabilities of (negative, positive) for each text."""
     was_training = model.training
     model.eval()
-    logits = model(**encode(tokenizer, texts)).logits  # (N, 2)
+    logits = model(**to_device(encode(tokenizer, texts), model.device)).logits.cpu()  # (N, 2)
     model.train(was_training)
     return torch.softmax(logits, dim=-1).numpy()
 

@@ -174,12 +174,23 @@ def fixed_batches(sample_batch: BatchSampler, count: int) -> BatchSampler:
     return sample
 
 
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """``batch`` with every tensor on ``device``. Batches are drawn on the CPU, from the sampler's own generator,
+    so a seed gives the same batches on every device."""
+    return {name: tensor.to(device) for name, tensor in batch.items()}
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    """The device ``model``'s weights are on."""
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def estimate_loss(model: torch.nn.Module, sample_batch: BatchSampler, split: str, batches: int) -> float:
     """Return the mean loss over ``batches`` random batches of ``split``."""
     was_training = model.training
     model.eval()
-    losses = [model(**sample_batch(split)).loss.item() for _ in range(batches)]
+    losses = [model(**to_device(sample_batch(split), device_of(model))).loss.item() for _ in range(batches)]
     model.train(was_training)
     return sum(losses) / len(losses)
 
@@ -189,7 +200,7 @@ def causal_loss_on(model: torch.nn.Module, ids: torch.Tensor, context: int, batc
     """Return the mean next-token loss over all of ``ids`` (N,), cut into non-overlapping windows."""
     model.eval()
     usable = (len(ids) - 1) // context * context
-    windows = ids[:usable].view(-1, context)  # (W, T)
+    windows = ids[:usable].view(-1, context).to(device_of(model))  # (W, T)
     total, count = 0.0, 0
     for batch in windows.split(batch_size):
         loss = model(input_ids=batch, labels=batch).loss  # mean over (B, T-1) predictions
@@ -235,6 +246,7 @@ def train(
         betas=(0.9, 0.95),
     )
     result = TrainingResult()
+    device = device_of(model)  # the batches go where the model is (``runtime.device()`` for the app's models)
     started = time.perf_counter()
     tokens_seen = 0
 
@@ -257,7 +269,7 @@ def train(
     for step in range(1, settings.max_steps + 1):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step - 1, time.perf_counter() - started, settings)
-        batch = sample_batch("train")
+        batch = to_device(sample_batch("train"), device)
         loss = model(**batch).loss  # forward + cross-entropy
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # backpropagation

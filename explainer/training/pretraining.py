@@ -32,6 +32,7 @@ from explainer.generation import sampling_options
 from explainer.i18n import N_, _
 from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
 from explainer.prediction import SamplingSettings
+from explainer.runtime import device
 from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, fixed_batches, train
 
 MIN_CORPUS_CHARACTERS = 2_000  # less than a page of text cannot teach a model anything
@@ -109,7 +110,7 @@ class ModelSize:
         private generator, so other threads drawing random numbers meanwhile change nothing."""
         model = GPT2LMHeadModel(self.config(vocab_size, end_of_text))
         architecture_of(model.config).initialize(model, torch.Generator().manual_seed(seed))
-        return model
+        return model.to(device())  # drawn on the CPU, then moved: the same weights on every device
 
     def parameter_counts(self, vocab_size: int) -> tuple[int, int]:
         """Return (all parameters, non-embedding parameters), counted without allocating weights."""
@@ -249,6 +250,7 @@ class PretrainingRun:
         model.eval()
         prompt_ids = self.tokenizer(self.prompt, return_tensors="pt")["input_ids"][:, -self.size.context // 2 :]
         options, __ = sampling_options(SamplingSettings(temperature=0.8, top_k=40), self.seed)
+        prompt_ids = prompt_ids.to(model.device)
         output = model.generate(
             prompt_ids,
             attention_mask=torch.ones_like(prompt_ids),
