@@ -1,8 +1,9 @@
 """deploy/nginx.conf, run for real: a Streamlit server and Debian's nginx on free loopback ports.
 
-The test renders the committed config with its own ports (the lines
-"listen 8080;" and "server 127.0.0.1:8501;" are replaced), runs nginx with a
-temporary prefix folder (pid file, logs and temp folders all in it) and checks,
+The test renders the committed config with its own ports (the line
+"listen 8080;" and the upstream's server lines are replaced, by one server:
+see tools/reverse_proxy.py), runs nginx with a temporary prefix folder (pid
+file, logs and temp folders all in it) and checks,
 through the proxy, the security headers, the health endpoint, Streamlit's
 websocket upgrade, the upload limit and the sticky-session cookie; and, when
 Chromium is there, that a browser draws the app through it.
@@ -16,20 +17,15 @@ import http.client
 import os
 import re
 import socket
-import subprocess
 import time
 import tomllib
-from pathlib import Path
 
 import pytest
 
-from tools.browser_driver import TEXTAREA, VIEWPORT, _free_port, streamlit_server
+from tools.browser_driver import ROOT, TEXTAREA, VIEWPORT, streamlit_server
+from tools.reverse_proxy import CONF, NGINX, nginx_proxy, render_config, request
 
-ROOT = Path(__file__).resolve().parent.parent
-NGINX = Path("/usr/sbin/nginx")
-CONF = ROOT / "deploy" / "nginx.conf"
 STREAMLIT_CONFIG = ROOT / ".streamlit" / "config.toml"
-NGINX_START_TIMEOUT = 20  # seconds until the proxy answers /_stcore/health
 
 pytestmark = [
     pytest.mark.skipif(not NGINX.exists(), reason="nginx not installed: apt-get install -y nginx (/usr/sbin/nginx)"),
@@ -43,28 +39,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
-
-
-def render_config(listen_port: int, upstream: str) -> str:
-    """The committed config with the test's listen address and Streamlit server."""
-    text = CONF.read_text()
-    for line, replacement in [("listen 8080;", f"listen 127.0.0.1:{listen_port};"),
-                              ("server 127.0.0.1:8501;", f"server {upstream};")]:
-        # The directive itself, not a comment that mentions it.
-        text, found = re.subn(rf"^(\s*){re.escape(line)}", rf"\g<1>{replacement}", text, flags=re.MULTILINE)
-        assert found == 1, f"deploy/nginx.conf should have the line {line!r} exactly once"
-    return text
-
-
-def request(port: int, path: str, method: str = "GET", headers: dict | None = None, host: str = "127.0.0.1"):
-    """One HTTP/1.1 request to 127.0.0.1:<port>; return the status, the headers and the body."""
-    connection = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        connection.request(method, path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 def websocket_handshake(port: int, host: str, origin: str | None = None) -> tuple[str, dict[str, str], str]:
@@ -121,41 +95,8 @@ def upstream_port(tmp_path_factory) -> int:
 @pytest.fixture(scope="module")
 def proxy_port(tmp_path_factory, upstream_port) -> int:
     """nginx with deploy/nginx.conf on a free loopback port in front of the Streamlit server; yield its port."""
-    prefix = tmp_path_factory.mktemp("nginx")
-    (prefix / "logs").mkdir()
-    port = _free_port()
-    conf = prefix / "nginx.conf"
-    conf.write_text(render_config(port, f"127.0.0.1:{upstream_port}"))
-    # In the foreground, so that the process we started is nginx's master; as root, nginx would
-    # run its workers as "nobody", who cannot enter pytest's private temp folder.
-    globals_ = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
-    command = [str(NGINX), "-p", str(prefix), "-c", str(conf), "-g", globals_]
-    check = subprocess.run([*command[:-2], "-t"], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stderr
-    with (prefix / "logs" / "stderr.log").open("w") as stderr:
-        process = subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + NGINX_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                logs = "\n".join(p.read_text() for p in (prefix / "logs").glob("*.log"))
-                pytest.fail(f"nginx exited with code {process.returncode}:\n{logs}")
-            try:
-                if request(port, "/_stcore/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"nginx did not pass /_stcore/health on within {NGINX_START_TIMEOUT} s; see {prefix}/logs")
-            time.sleep(0.2)
+    with nginx_proxy(tmp_path_factory.mktemp("nginx"), [f"127.0.0.1:{upstream_port}"]) as port:
         yield port
-    finally:
-        process.terminate()  # SIGTERM to the master: a fast shutdown, its workers stop with it
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_home_page_through_the_proxy_has_every_security_header(proxy_port, upstream_port):
@@ -227,6 +168,15 @@ def test_websocket_from_a_server_name(via, proxy_port, upstream_port):
     host = f"classroom.example:{port}"
     status, _, _ = websocket_handshake(port, host, origin=f"http://{host}")
     assert status == "HTTP/1.1 101 Switching Protocols"
+
+
+def test_config_renders_with_one_or_two_replicas():
+    """The test's rendering of the config: the listen line and the upstream's server lines, their options kept."""
+    one, two = render_config(1111, ["127.0.0.1:2222"]), render_config(1111, ["127.0.0.1:2222", "127.0.0.1:3333"])
+    servers = re.compile(r"^\s*server (\S+) max_fails=1 fail_timeout=\d+s;", re.MULTILINE)
+    assert servers.findall(one) == ["127.0.0.1:2222"]
+    assert servers.findall(two) == ["127.0.0.1:2222", "127.0.0.1:3333"]
+    assert re.findall(r"^\s*listen (\S+);", one, re.MULTILINE) == ["127.0.0.1:1111"]
 
 
 def test_sticky_session_cookie(proxy_port):

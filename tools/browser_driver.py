@@ -63,20 +63,33 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def streamlit_server(log_path: Path, script: str = "app.py"):
     """Run ``streamlit run <script>`` on a free port; yield its base URL and process; stop its whole process group."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", script,
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
+    with streamlit_servers([log_path], script) as [(url, process)]:
+        yield url, process
+
+
+@contextmanager
+def streamlit_servers(log_paths: list[Path], script: str = "app.py"):
+    """Run one ``streamlit run <script>`` per log file, each on a free port, started together (replicas).
+
+    Yield a list of (base URL, process) once every one answers its health check; stop them all at the end.
+    """
+    servers: list[tuple[str, subprocess.Popen]] = []
+    try:
+        for log_path in log_paths:
+            port = _free_port()
+            command = [
+                sys.executable, "-m", "streamlit", "run", script,
+                "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+                "--server.headless", "true",
+                "--browser.gatherUsageStats", "false",
+            ]
+            with log_path.open("w") as log:
+                process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            servers.append((f"http://127.0.0.1:{port}", process))
+        deadline = time.monotonic() + SERVER_START_TIMEOUT * len(servers)  # they share the CPU while they start
+        for (url, process), log_path in zip(servers, log_paths):
             while not _healthy(url):
                 if process.poll() is not None:
                     raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_path}")
@@ -84,15 +97,21 @@ def streamlit_server(log_path: Path, script: str = "app.py"):
                     raise RuntimeError(
                         f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT} s; see {log_path}")
                 time.sleep(0.5)
-            yield url, process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
+        yield servers
+    finally:
+        for _, process in servers:
+            stop_server(process)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server started by ``streamlit_servers`` (its whole process group): SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def wait_until_idle(page, timeout: float = RUN_TIMEOUT) -> None:
