@@ -30,7 +30,7 @@ from explainer.models import (
     load_model,
 )
 from explainer.plots import PLOTLY_CONFIG
-from explainer.runtime import device, device_description
+from explainer.runtime import device, device_description, use_torch_threads
 from explainer.tokenization import MAX_TEXT_CHARACTERS, window_bounds
 from explainer.training.kept_models import KeptModels, data_dir, is_kept_name
 from pages.live_training import session_owner, sidebar_heartbeat
@@ -144,6 +144,15 @@ def cached_analysis(model_name: str, text: str) -> Analysis:
 
 
 # ---------------------------------------------------------------- language
+
+
+def warm_up() -> None:
+    """Before the first visitor: set torch's threads, check ``EXPLAINER_DEVICE``, load each language's default
+    model and analyse its first example text, so the first page of each language draws without waiting."""
+    use_torch_threads()
+    device()  # a device this machine lacks stops the server here, with the reason
+    for language, model in (("en", DEFAULT_MODEL), ("zh", EMBEDDED_ZH)):
+        cached_analysis(model, EXAMPLE_PROMPTS[language][0])
 
 
 def start_language() -> str:
@@ -379,7 +388,7 @@ def chart(figure, data: pd.DataFrame, name: str, title: str = "", source: str | 
     """Show a Plotly figure under ``title`` (the figure's own title, if it has one, wins) with the text and model it
     was computed for as its subtitle (``source``, by default the page's text: see ``page_analysis``), so the PNG
     its camera button saves says what it shows; and a CSV download of its numbers."""
-    plots.captioned(figure, title, st.session_state.get(CHART_SOURCE, "") if source is None else source)
+    figure = plots.captioned(figure, title, st.session_state.get(CHART_SOURCE, "") if source is None else source)
     st.plotly_chart(figure, config=PLOTLY_CONFIG, key=f"chart_{name}")
     csv_download(data, name)
 

@@ -9,6 +9,7 @@ from explainer.analysis import analyze
 from explainer.logit_lens import layer_logits, lens_table, logit_lens
 from explainer.tokenization import token_label
 from tests.app_harness import open_page, open_with_model, tiny_llama, tiny_opt
+from tests.test_plots import values
 
 PROMPT = "It is a truth universally acknowledged, that a single man"
 MASKED_PROMPT = "She was the [MASK] of the family."
@@ -183,6 +184,6 @@ def test_each_cell_is_coloured_by_the_probability_of_the_guess_printed_in_it(gpt
     figure = plots.logit_lens_heatmap(lens.final_probabilities, lens.top_tokens, lens.top_probabilities,
                                       lens.final_tokens, tokens, lens.row_names)
     heatmap = figure.data[0]
-    np.testing.assert_allclose(np.array(heatmap.z), lens.top_probabilities.T)  # (T, L+1): the printed guess's p
+    np.testing.assert_allclose(values(heatmap.z), lens.top_probabilities.T)  # (T, L+1): the printed guess's p
     assert heatmap.text[2][1] == lens.top_tokens[1][2]  # position 2, after layer 0: the guess in the cell
     assert heatmap.customdata[2][1][1] == f"{lens.final_probabilities[1, 2]:.3f}"  # the final prediction's p, on hover

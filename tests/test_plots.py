@@ -1,6 +1,7 @@
 """The figures: every builder draws small data in the shared style, diverging colours follow the one policy, and
 token strings reach Plotly escaped."""
 
+import base64
 import inspect
 
 import numpy as np
@@ -172,13 +173,21 @@ def test_the_symmetric_limit_is_the_99th_percentile_of_absolute_values():
     assert "99th percentile" in style.symmetric_limit.__doc__
 
 
+def values(array) -> np.ndarray:
+    """A trace's array as numbers: styled figures hold Plotly's JSON form, a typed-array spec (base64 bytes)."""
+    if isinstance(array, dict):
+        shape = [int(n) for n in str(array.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).reshape(shape)
+    return np.asarray(array, dtype=float)
+
+
 @pytest.mark.parametrize("name", ["vector_strip", "multi_head_strip", "embedding_strips", "similarity_heatmap",
                                   "position_heatmaps"])
 def test_every_diverging_figure_uses_the_symmetric_limit(name):
     heatmaps = [trace for trace in FIGURES[name]().data if trace.type == "heatmap"]
     assert heatmaps and all(trace.colorscale == DIVERGING for trace in heatmaps)
     for trace in heatmaps:
-        z = np.asarray(trace.z, dtype=float)
+        z = values(trace.z)
         assert -trace.zmin == trace.zmax == style.symmetric_limit(z)
         if name != "position_heatmaps":
             assert trace.zmax == 0.5 * (np.abs(z).max() / 50)  # built by with_outlier: 0.5, or 0.25 for a half
@@ -190,7 +199,7 @@ def test_every_diverging_figure_uses_the_symmetric_limit(name):
 def test_no_other_figure_draws_a_diverging_scale(name):
     for trace in FIGURES[name]().data:
         if getattr(trace, "colorscale", None) == DIVERGING:
-            assert -trace.zmin == trace.zmax == style.symmetric_limit(np.asarray(trace.z, dtype=float))
+            assert -trace.zmin == trace.zmax == style.symmetric_limit(values(trace.z))
 
 
 @pytest.mark.parametrize("name", sorted(ESCAPED))
@@ -236,8 +245,8 @@ def test_the_source_line_is_the_text_on_one_line_cut_and_escaped_then_the_model(
 
 
 def test_a_captioned_figure_carries_its_title_and_source_in_its_own_layout():
-    untitled = go.Figure(go.Bar(x=[1], y=[2]), layout={"height": 300})
-    plots.captioned(untitled, "The loss of each token", "“The cat” · tiny-gpt-austen")
+    untitled = plots.captioned(go.Figure(go.Bar(x=[1], y=[2]), layout={"height": 300}), "The loss of each token",
+                               "“The cat” · tiny-gpt-austen")
     assert untitled.layout.title.text == "The loss of each token"
     assert untitled.layout.title.subtitle.text == "“The cat” · tiny-gpt-austen"
     assert untitled.layout.height == 300 + style.CAPTION_HEIGHT

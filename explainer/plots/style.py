@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -62,21 +63,36 @@ def _template() -> go.layout.Template:
 
 
 pio.templates[TEMPLATE] = _template()
+TEMPLATE_JSON = pio.templates[TEMPLATE].to_plotly_json()  # merged into each figure as plain JSON (see ``styled``)
+AXIS_KEY = re.compile(r"[xy]axis\d*")  # a layout's axes: xaxis, xaxis2, …, yaxis, yaxis2, …
 
 
 def styled(figure: go.Figure, **margin: int) -> go.Figure:
-    """Return ``figure`` (changed in place) in the shared style: the "explainer" template, ``MARGIN`` updated by
-    ``margin`` (e.g. ``t=50``), and the template's fonts and background written on the figure's own layout and on
-    every axis, so Streamlit's chart theme can't replace them. What a builder set itself (a monospace family, a
-    larger size, a grey plot area behind masked cells) stays."""
-    figure.update_layout(template=TEMPLATE, margin={**MARGIN, **margin}, font=TEXT_FONT, legend_font=TEXT_FONT,
-                         hoverlabel_font=HOVER_FONT, paper_bgcolor=PAPER, plot_bgcolor=figure.layout.plot_bgcolor or PAPER)
-    if figure.layout.title.text:
-        figure.layout.title.font = {**TITLE_FONT, **figure.layout.title.font.to_plotly_json()}
-    for axis in (*figure.select_xaxes(), *figure.select_yaxes()):
-        axis.tickfont = {**TICK_FONT, **axis.tickfont.to_plotly_json()}
-        axis.title.font = {**AXIS_TITLE_FONT, **axis.title.font.to_plotly_json()}
-    return figure
+    """Return ``figure`` in the shared style: the "explainer" template, ``MARGIN`` updated by ``margin`` (e.g.
+    ``t=50``), and the template's fonts and background written on the figure's own layout and on every axis, so
+    Streamlit's chart theme can't replace them. What a builder set itself (a monospace family, a larger size, a
+    grey plot area behind masked cells) stays.
+
+    The style is merged into the figure's plain JSON and the result is wrapped without Plotly's validation (the
+    figure itself was validated as it was built): validating the template and every axis font again cost 20 to
+    60 ms a figure, which a page with six figures paid on every update.
+    """
+    spec = figure.to_plotly_json()  # {"data": [...], "layout": {...}}
+    layout = spec["layout"]
+    layout.update(template=TEMPLATE_JSON, margin={**MARGIN, **layout.get("margin", {}), **margin},
+                  paper_bgcolor=PAPER, plot_bgcolor=layout.get("plot_bgcolor") or PAPER)
+    layout["font"] = {**layout.get("font", {}), **TEXT_FONT}
+    for part in ("legend", "hoverlabel"):
+        layout[part] = {**layout.get(part, {}), "font": {**layout.get(part, {}).get("font", {}),
+                                                        **(TEXT_FONT if part == "legend" else HOVER_FONT)}}
+    if isinstance(layout.get("title"), dict) and layout["title"].get("text"):
+        layout["title"]["font"] = {**TITLE_FONT, **layout["title"].get("font", {})}
+    for name in {"xaxis", "yaxis", *(key for key in layout if AXIS_KEY.fullmatch(key))}:
+        axis = layout.setdefault(name, {})
+        title = axis["title"] if isinstance(axis.get("title"), dict) else {"text": axis["title"]} if "title" in axis else {}
+        axis.update(tickfont={**TICK_FONT, **axis.get("tickfont", {})},
+                    title={**title, "font": {**AXIS_TITLE_FONT, **title.get("font", {})}})
+    return go.Figure(spec, _validate=False)
 
 
 # ---------------------------------------------------------- naming tokens
@@ -149,18 +165,20 @@ def source_line(model_name: str, text: str | None = None) -> str:
 
 
 def captioned(figure: go.Figure, title: str, source: str) -> go.Figure:
-    """Return ``figure`` (changed in place) with a title and, under it, ``source`` (see ``source_line``), so that
-    the PNG its camera button saves says what it shows and for which text. A figure that has a title keeps it
-    (``ValueError`` when neither it nor ``title`` gives one);
-    the title is placed above everything else (``automargin``) and the figure grows by ``CAPTION_HEIGHT``."""
-    own_title = figure.layout.title.text
+    """Return ``figure`` with a title and, under it, ``source`` (see ``source_line``), so that the PNG its camera
+    button saves says what it shows and for which text. A figure that has a title keeps it (``ValueError`` when
+    neither it nor ``title`` gives one); the title is placed above everything else (``automargin``) and the figure
+    grows by ``CAPTION_HEIGHT``. Merged into the plain JSON, like ``styled``."""
+    spec = figure.to_plotly_json()
+    layout = spec["layout"]
+    own_title = layout.get("title", {}).get("text") if isinstance(layout.get("title"), dict) else layout.get("title")
     if not (own_title or title):
         raise ValueError("a figure shown to the class needs a title")
-    figure.update_layout(title={
+    layout["title"] = {
         "text": own_title or escape(title), "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
         "yanchor": "top", "pad": {"t": 8}, "automargin": True, "font": TITLE_FONT,
         "subtitle": {"text": source, "font": SOURCE_FONT},
-    })
-    if figure.layout.height:
-        figure.layout.height += CAPTION_HEIGHT
-    return figure
+    }
+    if layout.get("height"):
+        layout["height"] += CAPTION_HEIGHT
+    return go.Figure(spec, _validate=False)
