@@ -160,7 +160,9 @@ if not job.running and run.model is not None and run.evaluations:
     if not run.kept_as or kept_models().record(run.kept_as) is None:
         last = run.evaluations[-1]
         record = {"corpus": run.corpus_name, "size": run.size.name, "steps": job.step,
-                  "tokens_seen": last.tokens_seen, "validation_loss": round(last.val_loss, 4)}
+                  "tokens_seen": last.tokens_seen, "validation_loss": round(last.val_loss, 4),
+                  "curve": [[e.step, e.tokens_seen, round(e.train_loss, 4), round(e.val_loss, 4)] for e in run.evaluations],
+                  "samples": [[sample.step, sample.text] for sample in run.samples]}  # the whole run, kept with the model
         title = f"{run.size.name} model on {run.corpus_name}, {job.step:,} steps"  # a model's name: English, like the others
         run.kept_as = kept_models().keep(session_owner(), title, run.tokenizer, run.model, record).spec.name
     st.button(_("Explore it on the other pages"), icon=":material/open_in_new:", on_click=use_model, args=(run.kept_as,))

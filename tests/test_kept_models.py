@@ -1,11 +1,14 @@
 """Kept models: private to their trainer, shared by link, bounded per learner and in total, saved atomically."""
 
+import os
+import time
+
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer.models import ModelUnavailable
-from explainer.training.kept_models import KeptModels
+from explainer.training.kept_models import PARTIAL, PARTIAL_TIMEOUT, KeptModels, folder_bytes
 from tests.app_harness import open_page
 
 
@@ -45,10 +48,26 @@ def test_a_crash_mid_save_loses_nothing_saved_before(tmp_path, gpt, monkeypatch)
     with pytest.raises(ZeroDivisionError):
         store.keep("A", "crashes", gpt.tokenizer, tiny_model(1), {})
     monkeypatch.undo()
-    restarted = KeptModels(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == [saved.removeprefix("trained:")]  # no half-written folder
-    assert restarted.names_of("A") == [saved]
+    partial = next(path for path in tmp_path.iterdir() if path.name.startswith(PARTIAL))
+    restarted = KeptModels(tmp_path)  # a young partial folder may be another replica's save in progress: it stays,
+    assert restarted.names_of("A") == [saved]  # but is never listed
     assert restarted.load(saved).spec.description == "saved"
+    old = time.time() - PARTIAL_TIMEOUT - 1
+    os.utime(partial, (old, old))
+    KeptModels(tmp_path)  # one left from a crash long ago is removed
+    assert [p.name for p in tmp_path.iterdir()] == [saved.removeprefix("trained:")]
+
+
+def test_the_bytes_on_disk_are_bounded_oldest_first(tmp_path, gpt):
+    one_model = folder_bytes(KeptModels(tmp_path / "probe")._path(
+        KeptModels(tmp_path / "probe").keep("A", "probe", gpt.tokenizer, tiny_model(), {}).spec.name))
+    store = KeptModels(tmp_path / "kept", max_bytes=int(2.5 * one_model))
+    names = [store.keep(f"owner {i}", "x", gpt.tokenizer, tiny_model(), {}).spec.name for i in range(4)]
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == sorted(n.removeprefix("trained:") for n in names[-2:])
+    assert folder_bytes(tmp_path / "kept") <= 2.5 * one_model
+    lone = KeptModels(tmp_path / "small", max_bytes=1)  # a bound below one model still keeps the newest
+    newest = lone.keep("A", "x", gpt.tokenizer, tiny_model(), {}).spec.name
+    assert lone.names_of("A") == [newest]
 
 
 @pytest.mark.parametrize("name", ["trained:0123456789abcdef", "trained:../../models/tiny-gpt-austen", "trained:"])

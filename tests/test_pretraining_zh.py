@@ -265,8 +265,12 @@ def test_the_page_trains_on_the_chinese_corpus_with_its_tokenizer_and_a_chinese_
     assert reads_like(run.tokenizer, zh.tokenizer) and run.prompt == "从前"
     assert run.corpus_name == "Chinese news and reviews" and run.model.config.vocab_size == v
     assert run.train_ids.max() < v and len(run.train_ids) > 700_000
-    kept = KeptModels(data_dir() / "kept-models").load(run.kept_as)  # from disk, as the other pages open it
+    store = KeptModels(data_dir() / "kept-models")  # a fresh store: what a restarted server finds on disk
+    kept = store.load(run.kept_as)
     assert reads_like(kept.tokenizer, zh.tokenizer)
+    saved = store.record(run.kept_as).training  # the finished run is saved with its model: curve and samples
+    assert saved["curve"] == [[e.step, e.tokens_seen, round(e.train_loss, 4), round(e.val_loss, 4)] for e in run.evaluations]
+    assert saved["samples"] == [[sample.step, sample.text] for sample in run.samples] and saved["samples"]
 
 
 def test_a_chinese_paste_trains_with_the_chinese_tokenizer_and_samples_from_a_chinese_prompt(zh):

@@ -7,8 +7,10 @@ model trained on one student's pasted text is seen by others only when its train
 Each kept model is saved, with its training record, in its own folder of the data directory
 (``EXPLAINER_DATA_DIR``, default ``.cache/data`` in the repository), so a link still opens it after the
 server restarts. A folder is written under a temporary name and renamed when complete, so a crash
-mid-save leaves no half-written model behind. At most ``max_total`` models are kept, and at most
-``max_per_owner`` per trainer, so one student cannot push out everybody else's; the oldest go first.
+mid-save leaves no half-written model behind (a half-written folder older than ``PARTIAL_TIMEOUT`` is removed;
+a younger one may be another replica's save in progress, when replicas share the directory). At most
+``max_total`` models are kept, at most ``max_per_owner`` per trainer, so one student cannot push out everybody
+else's, and at most ``max_bytes`` on disk (``EXPLAINER_DATA_DIR_MB``); the oldest go first.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ DATA_DIR_VARIABLE = "EXPLAINER_DATA_DIR"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / ".cache" / "data"
 MAX_KEPT = 8
 MAX_KEPT_PER_OWNER = 3
+DATA_DIR_MB_VARIABLE = "EXPLAINER_DATA_DIR_MB"
+DEFAULT_DATA_DIR_MB = 200  # the largest live model (Large) takes about 12 MB with its tokenizer
+PARTIAL_TIMEOUT = 600  # seconds: a save takes a few; a partial folder older than this was left by a crash
 LOADED_AT_ONCE = 4  # kept models held in memory; the others wait on disk
 PARTIAL = ".partial-"  # the prefix of a folder still being written
 
@@ -40,6 +45,16 @@ PARTIAL = ".partial-"  # the prefix of a folder still being written
 def data_dir() -> Path:
     """The server's data directory: ``EXPLAINER_DATA_DIR``, else ``.cache/data`` in the repository."""
     return Path(os.environ.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR)
+
+
+def max_kept_bytes() -> int:
+    """``EXPLAINER_DATA_DIR_MB`` (default ``DEFAULT_DATA_DIR_MB``) in bytes: what the kept models may take on disk."""
+    return int(float(os.environ.get(DATA_DIR_MB_VARIABLE) or DEFAULT_DATA_DIR_MB) * 2**20)
+
+
+def folder_bytes(folder: Path) -> int:
+    """The size of the files under ``folder``, in bytes."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def is_kept_name(name: str) -> bool:
@@ -60,15 +75,18 @@ class KeptRecord:
 class KeptModels:
     """The kept models of one server, in memory and in ``folder``. Thread-safe."""
 
-    def __init__(self, folder: Path, max_total: int = MAX_KEPT, max_per_owner: int = MAX_KEPT_PER_OWNER):
+    def __init__(self, folder: Path, max_total: int = MAX_KEPT, max_per_owner: int = MAX_KEPT_PER_OWNER,
+                 max_bytes: int | None = None):
         self.folder = folder
         self.max_total = max_total
         self.max_per_owner = max_per_owner
+        self.max_bytes = max_kept_bytes() if max_bytes is None else max_bytes
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()  # name -> model, least recently used first
         self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
         for partial in folder.glob(PARTIAL + "*"):  # left by a crash mid-save: never complete, never loaded
-            shutil.rmtree(partial, ignore_errors=True)
+            if time.time() - partial.stat().st_mtime > PARTIAL_TIMEOUT:
+                shutil.rmtree(partial, ignore_errors=True)
 
     def keep(self, owner: str, title: str, tokenizer, model: PreTrainedModel, training: dict) -> LoadedModel:
         """Save ``model`` for ``owner`` and return it as a loaded model named ``trained:<id>``.
@@ -146,6 +164,10 @@ class KeptModels:
         doomed = mine[: max(0, len(mine) - self.max_per_owner)]
         rest = [r for r in records if r not in doomed]
         doomed += rest[: max(0, len(rest) - self.max_total)]
+        kept = [r for r in records if r not in doomed]
+        sizes = {r.name: folder_bytes(self._path(r.name)) for r in kept}
+        while len(kept) > 1 and sum(sizes[r.name] for r in kept) > self.max_bytes:  # the newest always stays
+            doomed.append(kept.pop(0))
         for record in doomed:
             self._loaded.pop(record.name, None)
             shutil.rmtree(self._path(record.name), ignore_errors=True)
