@@ -1,6 +1,7 @@
-"""Benchmark a classroom: SESSIONS students typing on one server at once.
+"""Benchmark a classroom: SESSIONS students typing on one server at once, and one replica's capacity.
 
-    python bench/classroom_load.py     # writes bench/results/classroom_load.json
+    python bench/classroom_load.py              # writes bench/results/classroom_load.json
+    python bench/classroom_load.py --capacity   # about 8 minutes; writes bench/results/capacity.json
 
 SESSIONS browser sessions (one headless Chromium, a context each) open the
 attention or the loss page, arriving half a second apart. Once all have drawn,
@@ -9,11 +10,18 @@ waits until the page has re-run and drawn its charts, then pauses 2 to 4 s.
 Reported: p50 and p95 of the seconds from commit to drawn, the updates done,
 the errors (a timeout, an exception box, an error box), and the server's peak
 resident memory (RSS, the server and its children, sampled every 0.5 s).
+
+``--capacity`` measures what one replica holds: the server is pinned to core 0 (taskset) and this process,
+with its browsers, to the other cores, so the students' browsers (on their own laptops in a class) do not
+take the server's CPU. It runs CAPACITY_SESSIONS students in turn, each for CAPACITY_DURATION seconds, and
+reports the most sessions whose p95 from commit to drawn stays within CAPACITY_P95 seconds.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -37,6 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SESSIONS = 20
 DURATION = 60.0
+CAPACITY_SESSIONS = (1, 2, 4, 6, 8, 10, 12)  # tried in turn, until p95 exceeds CAPACITY_P95
+CAPACITY_DURATION = 45.0
+CAPACITY_P95 = 1.0  # seconds
+SERVER_CORE = "0"
 WORDS = "the garden house letter morning sister ball village walk rain Emma Darcy Bath fortune".split()
 
 
@@ -88,7 +100,7 @@ async def sample_memory(pid: int, peak: list[float], stop: asyncio.Event) -> Non
         await asyncio.sleep(0.5)
 
 
-async def run(url: str, pid: int) -> dict:
+async def run(url: str, pid: int, sessions: int = SESSIONS, duration: float = DURATION) -> dict:
     times: list[float] = []
     errors: list[str] = []
     peak = [rss_mb(pid)]
@@ -98,18 +110,18 @@ async def run(url: str, pid: int) -> dict:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         memory = asyncio.create_task(sample_memory(pid, peak, stop))
         started = time.monotonic()
-        tabs = await asyncio.gather(*(arrive(browser, url, n, errors) for n in range(SESSIONS)))
+        tabs = await asyncio.gather(*(arrive(browser, url, n, errors) for n in range(sessions)))
         arrival_seconds = time.monotonic() - started
-        deadline = time.monotonic() + DURATION
+        deadline = time.monotonic() + duration
         await asyncio.gather(*(type_along(tab, n, deadline, times, errors) for n, tab in enumerate(tabs) if tab))
         stop.set()
         await memory
         await browser.close()
     ordered = sorted(times)
     return {
-        "sessions": SESSIONS,
+        "sessions": sessions,
         "seconds_until_all_sessions_had_drawn": round(arrival_seconds, 1),
-        "duration_seconds": DURATION,
+        "duration_seconds": duration,
         "updates": len(times),
         "p50_seconds": round(statistics.median(ordered), 2) if ordered else None,
         "p95_seconds": round(ordered[int(0.95 * (len(ordered) - 1))], 2) if ordered else None,
@@ -121,9 +133,33 @@ async def run(url: str, pid: int) -> dict:
     }
 
 
+def capacity(logs: Path) -> dict:
+    """Sessions at once, in turn, on one replica pinned to ``SERVER_CORE``; stop after the first p95 over the bound."""
+    browser_cores = set(range(os.cpu_count() or 2)) - {int(SERVER_CORE)}
+    os.sched_setaffinity(0, browser_cores or {0})  # this process and the Chromium it starts: off the server's core
+    rounds = []
+    with streamlit_server(logs / "bench-capacity.log", cpus=SERVER_CORE) as (url, server):
+        for sessions in CAPACITY_SESSIONS:
+            result = asyncio.run(run(url, server.pid, sessions, CAPACITY_DURATION))
+            rounds.append(result)
+            print(f"{sessions:>3} sessions: p50 {result['p50_seconds']} s, p95 {result['p95_seconds']} s, "
+                  f"{result['errors']} errors", flush=True)
+            if result["p95_seconds"] is None or result["p95_seconds"] > CAPACITY_P95 or result["errors"]:
+                break
+    held = [r["sessions"] for r in rounds if r["p95_seconds"] is not None and r["p95_seconds"] <= CAPACITY_P95
+            and not r["errors"]]
+    return {"server_cores": SERVER_CORE, "browser_cores": sorted(browser_cores), "p95_bound_seconds": CAPACITY_P95,
+            "sessions_held": max(held, default=0), "rounds": rounds}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--capacity", action="store_true", help="measure one replica's capacity (see above)")
     logs = ROOT / "test-output"
     logs.mkdir(exist_ok=True)
+    if parser.parse_args().capacity:
+        save("capacity", capacity(logs))
+        return
     with streamlit_server(logs / "bench-classroom.log") as (url, server):
         result = asyncio.run(run(url, server.pid))
     save("classroom_load", {"browser_on_the_same_machine": True, **result})

@@ -61,14 +61,15 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def streamlit_server(log_path: Path, script: str = "app.py"):
-    """Run ``streamlit run <script>`` on a free port; yield its base URL and process; stop its whole process group."""
-    with streamlit_servers([log_path], script) as [(url, process)]:
+def streamlit_server(log_path: Path, script: str = "serve.py", cpus: str | None = None):
+    """Run ``streamlit run <script>`` on a free port (pinned to the cores ``cpus``, e.g. ``"0"``, with taskset when
+    given); yield its base URL and process; stop its whole process group."""
+    with streamlit_servers([log_path], script, cpus) as [(url, process)]:
         yield url, process
 
 
 @contextmanager
-def streamlit_servers(log_paths: list[Path], script: str = "app.py"):
+def streamlit_servers(log_paths: list[Path], script: str = "serve.py", cpus: str | None = None):
     """Run one ``streamlit run <script>`` per log file, each on a free port, started together (replicas).
 
     Yield a list of (base URL, process) once every one answers its health check; stop them all at the end.
@@ -78,6 +79,7 @@ def streamlit_servers(log_paths: list[Path], script: str = "app.py"):
         for log_path in log_paths:
             port = _free_port()
             command = [
+                *(["taskset", "-c", cpus] if cpus else []),
                 sys.executable, "-m", "streamlit", "run", script,
                 "--server.port", str(port),
                 "--server.address", "127.0.0.1",

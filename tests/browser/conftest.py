@@ -67,10 +67,16 @@ def app_url(server_log: Path, browser):
 
 
 @pytest.fixture
-def fresh_server(browser):
-    """A second server that no page has been opened on yet (for the one test that needs that)."""
+def fresh_server_log() -> Path:
+    return OUTPUT / "streamlit-fresh-server.log"
+
+
+@pytest.fixture
+def fresh_server(browser, fresh_server_log):
+    """A second server that no page has been opened on yet (for the tests that need that), logging to
+    ``fresh_server_log``."""
     OUTPUT.mkdir(exist_ok=True)
-    with streamlit_server(OUTPUT / "streamlit-fresh-server.log") as (url, _):
+    with streamlit_server(fresh_server_log) as (url, _):
         yield url
 
 
