@@ -21,6 +21,7 @@ from explainer.plots.prediction import (
     fill_mask_bars,
     generated_probabilities,
     generation_step_bars,
+    logit_bars,
 )
 from explainer.plots.style import (
     ATTENTION_SCALE,
@@ -65,7 +66,7 @@ __all__ = [
     "attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows",
     "vector_strip", "key_bars", "multi_head_strip",
     "embedding_strips", "token_map_scatter", "similarity_heatmap", "position_heatmaps",
-    "distribution_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
+    "distribution_bars", "logit_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
     "loss_bars",
     "logit_lens_heatmap",
     "training_curves", "scaling_plot", "loss_against_tokens", "fine_tuning_curves",

@@ -9,9 +9,20 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explainer.i18n import _
-from explainer.plots.style import PALE_BLUE, RED, TOKEN_FONT, escape, styled
+from explainer.plots.style import PALE_BLUE, RED, SOFT_BLUE, TOKEN_FONT, escape, styled
 
 BAR_TOKEN_FONT = {**TOKEN_FONT, "size": 14}  # a bar per token (28 px) leaves room for larger tokens
+
+
+def logit_bars(table: pd.DataFrame) -> go.Figure:
+    """The top next tokens' logits (``prediction.distribution_table``'s rows) as horizontal bars: raw scores."""
+    labels = [f"{escape(t)}  " for t in table["token"]]
+    figure = go.Figure(go.Bar(x=table["logit"], y=labels, orientation="h", marker_color=SOFT_BLUE,
+                              hovertemplate=_("%{y}<br>logit = %{x:.3f}<extra></extra>")))
+    figure.update_layout(height=max(320, 28 * len(table) + 80),
+                         yaxis={"autorange": "reversed", "type": "category", "tickfont": BAR_TOKEN_FONT},
+                         xaxis={"title": _("logit (score before softmax)")})
+    return styled(figure)
 
 
 def distribution_bars(table: pd.DataFrame, reshaped: bool) -> go.Figure:

@@ -19,18 +19,21 @@ three byte tokens). ``SAMPLE_PROMPTS`` gives each its prompt to sample from.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+import pandas as pd
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from explainer.architectures import architecture_of
 from explainer.generation import sampling_options
 from explainer.i18n import N_, _
-from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH
+from explainer.models import EMBEDDED_GPT, EMBEDDED_ZH, LoadedModel
 from explainer.prediction import SamplingSettings
 from explainer.runtime import device
 from explainer.training.loop import Evaluation, TrainingResult, TrainingSettings, causal_batches, fixed_batches, train
@@ -261,3 +264,19 @@ class PretrainingRun:
         model.train(was_training)
         continuation = self.tokenizer.decode(output[0, prompt_ids.shape[1] :])
         return Sample(step, step * self.batch_size * self.size.context, seconds, continuation)
+
+
+def embedded_training_history(model_dir: Path) -> pd.DataFrame:
+    """The training history an embedded model was shipped with (its ``training_metrics.json``): one row per
+    evaluation: step, tokens_seen, seconds, train_loss, val_loss (nats)."""
+    metrics = json.loads((model_dir / "training_metrics.json").read_text())
+    return pd.DataFrame(metrics["history"], columns=["step", "tokens_seen", "seconds", "train_loss", "val_loss"])
+
+
+def untrained_copy(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
+    """``loaded``'s architecture and tokenizer with freshly drawn weights (from a private generator seeded with
+    ``seed``): the same model before any training."""
+    model = type(loaded.model)(loaded.model.config)
+    loaded.architecture.initialize(model, torch.Generator().manual_seed(seed))
+    return LoadedModel(replace(loaded.spec, name=f"{loaded.spec.name} (untrained)"), loaded.tokenizer,
+                       model.to(device()).eval())
