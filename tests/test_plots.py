@@ -115,8 +115,8 @@ FIGURES = {  # every public figure builder, called with small data
 }
 ESCAPED = {"attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows", "vector_strip", "key_bars",
            "embedding_strips", "token_map_scatter", "similarity_heatmap", "distribution_bars", "logit_bars",
-           "generation_step_bars", "generated_probabilities", "fill_mask_bars", "loss_bars", "logit_lens_heatmap", "token_count_bars",
-           "tokens_per_character_bars"}  # the builders given token strings (or names) with markup
+           "generation_step_bars", "generated_probabilities", "fill_mask_bars", "loss_bars", "logit_lens_heatmap",
+           "token_count_bars", "tokens_per_character_bars"}  # the builders given token strings (or names) with markup
 DIVERGING = go.Heatmap(colorscale=style.VECTOR_SCALE).colorscale
 
 
