@@ -40,6 +40,9 @@ PAGES = {
         st.Page("pages/compression.py", title=_("Make it smaller"), icon=":material/compress:"),
         st.Page("pages/ablation.py", title=_("Break it and see"), icon=":material/build:"),
     ],
+    _("In class"): [
+        st.Page("pages/guess_game.py", title=_("Guess the next token"), icon=":material/psychology_alt:"),
+    ],
 }
 
 page = st.navigation(PAGES, position="top")  # the sections are menus in the header: the sidebar keeps the text

@@ -104,3 +104,8 @@ __all__ += [
     "distillation_curves", "kv_cache_timing", "PRECISION_COLOURS",
     "loss_change_bars", "head_ranking_heatmap", "mlp_heatmap", "residual_norms", "mean_activation_bars",
 ]
+
+# Guess the next token, a classroom game
+from explainer.plots.guessing import GUESS_BAR_HEIGHT, guess_bars  # noqa: E402
+
+__all__ += ["guess_bars", "GUESS_BAR_HEIGHT"]
