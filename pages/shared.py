@@ -71,7 +71,7 @@ CHART_SOURCE = "chart_source"  # session-state key: the subtitle of this run's c
 ENTERED_THROUGH_APP = "entered_through_app"  # session-state flag, set by app.py's sidebar() on every run
 
 
-def _require_app_entry() -> None:
+def require_app_entry() -> None:
     """Make a deep link such as ``/attention`` on a fresh server go through app.py.
 
     Because a ``pages/`` folder exists, Streamlit starts in its legacy
@@ -424,6 +424,6 @@ def csv_download(data: pd.DataFrame, name: str) -> None:
 
 def page_header(title: str, question: str) -> None:
     """The page title and the question the page answers."""
-    _require_app_entry()
+    require_app_entry()
     st.title(title)
     st.caption(question)
