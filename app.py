@@ -10,9 +10,11 @@ import streamlit as st
 
 from explainer.i18n import _
 from explainer.runtime import use_torch_threads
+from pages.classroom import apply_followed_scene, keep_in_step
 from pages.shared import sidebar, start_language
 
 use_torch_threads()  # a server's cores serve many sessions: one operation does not take them all
+apply_followed_scene()  # a student following a room takes the teacher's text and language before anything is drawn
 start_language()
 st.set_page_config(page_title=_("Inside a language model"), page_icon="🔎", layout="wide")
 
@@ -41,10 +43,13 @@ PAGES = {
         st.Page("pages/ablation.py", title=_("Break it and see"), icon=":material/build:"),
     ],
     _("In class"): [
+        st.Page("pages/lessons.py", title=_("Lessons"), icon=":material/school:"),
+        st.Page("pages/room.py", title=_("Class room"), icon=":material/groups:"),
         st.Page("pages/guess_game.py", title=_("Guess the next token"), icon=":material/psychology_alt:"),
     ],
 }
 
 page = st.navigation(PAGES, position="top")  # the sections are menus in the header: the sidebar keeps the text
 sidebar()
+keep_in_step(page, [p for section in PAGES.values() for p in section])  # lead or follow a class room
 page.run()

@@ -109,3 +109,8 @@ __all__ += [
 from explainer.plots.guessing import GUESS_BAR_HEIGHT, guess_bars  # noqa: E402
 
 __all__ += ["guess_bars", "GUESS_BAR_HEIGHT"]
+
+# The class room: the class's guesses beside the model's
+from explainer.plots.classroom import class_and_model_bars  # noqa: E402
+
+__all__ += ["class_and_model_bars"]

@@ -1,0 +1,143 @@
+"""The room a class follows, on every page: the teacher's session leads it, the students' sessions follow it.
+
+app.py calls ``apply_followed_scene`` first (before any widget: a followed change of text or language is set
+there) and ``keep_in_step`` after the sidebar. A teacher's run publishes what it shows; a student's sidebar
+polls the room every ``FOLLOW_SECONDS`` in a fragment and, when the teacher's scene changed, switches to it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from explainer.i18n import _, set_language
+from explainer.rooms import MAX_GUESS_CHARACTERS, RoomBoard, RoomGone, Scene
+from pages.shared import LANGUAGE_KEY, literal, requested_model_name
+
+FOLLOW_SECONDS = 1.0  # a student's poll: the class follows the teacher within about this (plus a page run)
+JOIN_PARAMETER = "room"  # ?room=CODE joins a room
+CODE_KEY, SECRET_KEY, STUDENT_KEY = "room_code", "room_secret", "room_student"  # session-state keys
+FOLLOWING_KEY, SEEN_VERSION_KEY, PENDING_KEY = "room_following", "room_seen_version", "room_pending_scene"
+MY_GUESS_KEY = "room_my_guess"  # (the question, the guess this session sent)
+
+
+@st.cache_resource
+def room_board() -> RoomBoard:
+    """The server's rooms (one board per process; with several replicas, sticky sessions keep a class on one)."""
+    return RoomBoard()
+
+
+def is_teacher() -> bool:
+    return SECRET_KEY in st.session_state
+
+
+def is_student() -> bool:
+    return STUDENT_KEY in st.session_state
+
+
+def open_room() -> None:
+    st.session_state[CODE_KEY], st.session_state[SECRET_KEY] = room_board().open()
+    for key in (STUDENT_KEY, FOLLOWING_KEY):
+        st.session_state.pop(key, None)
+
+
+def join_room(code: str) -> None:
+    """Join room ``code`` as a student (the room is checked by the first poll)."""
+    st.session_state[CODE_KEY] = code.strip().upper()
+    st.session_state[STUDENT_KEY] = secrets.token_hex(8)
+    st.session_state[FOLLOWING_KEY] = True
+    st.session_state[SEEN_VERSION_KEY] = -1
+    st.session_state.pop(SECRET_KEY, None)
+
+
+def leave_room() -> None:
+    if is_teacher():
+        try:
+            room_board().close(st.session_state[CODE_KEY], st.session_state[SECRET_KEY])
+        except (RoomGone, PermissionError):
+            pass
+    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SEEN_VERSION_KEY, PENDING_KEY):
+        st.session_state.pop(key, None)
+    st.query_params.pop(JOIN_PARAMETER, None)
+
+
+def apply_followed_scene() -> None:
+    """First thing of a run: join a room named in the URL, and take over a followed scene's text, language and
+    model before the sidebar's widgets are made."""
+    code = st.query_params.get(JOIN_PARAMETER, "")
+    if code and not is_teacher() and st.session_state.get(CODE_KEY) != code.strip().upper():
+        join_room(code)
+    scene: Scene | None = st.session_state.pop(PENDING_KEY, None)
+    if scene is not None:
+        st.session_state["prompt"] = scene.text
+        st.session_state[LANGUAGE_KEY] = scene.language
+        st.session_state["model_choice"] = scene.model
+
+
+def scene_of_this_run(page: StreamlitPage) -> Scene:
+    """What this session shows now."""
+    on_lessons = page.url_path == "lessons"
+    step = st.query_params.get("step", "1") if on_lessons else "0"
+    return Scene(page.url_path, st.session_state.get("prompt", ""), st.session_state.get(LANGUAGE_KEY, "en"),
+                 requested_model_name(), st.query_params.get("lesson", "") if on_lessons else "",
+                 int(step) if step.isdigit() else 1)
+
+
+def keep_in_step(page: StreamlitPage, pages: list[StreamlitPage]) -> None:
+    """After the sidebar: a teacher's run publishes its scene; a student's sidebar follows the room."""
+    if is_teacher():
+        try:
+            room_board().lead(st.session_state[CODE_KEY], st.session_state[SECRET_KEY], scene_of_this_run(page))
+        except RoomGone:
+            leave_room()
+        return
+    if is_student():
+        with st.sidebar:
+            _follow(page, {p.url_path: p for p in pages})
+
+
+def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
+    @st.fragment(run_every=FOLLOW_SECONDS)
+    def poll() -> None:
+        set_language(st.session_state.get(LANGUAGE_KEY))  # a fragment's rerun does not run app.py
+        code = st.session_state[CODE_KEY]
+        try:
+            room = room_board().follow(code, st.session_state[STUDENT_KEY])
+        except RoomGone as gone:
+            st.warning(str(gone), icon=":material/meeting_room:")
+            st.button(_("Leave the room"), key="leave_gone_room", on_click=leave_room)
+            return
+        with st.container(border=True):
+            st.markdown(_("**Room {code}** · you follow your teacher").format(code=code))
+            following = st.toggle(_("Follow the teacher"), key=FOLLOWING_KEY,
+                                  help=_("Off: explore on your own; on: jump back to what your teacher shows."))
+            if room.question is not None:
+                _guess_form(code, room.question)
+            st.button(_("Leave the room"), key="leave_room", on_click=leave_room)
+        if not following or room.scene is None or room.version == st.session_state.get(SEEN_VERSION_KEY):
+            return
+        st.session_state[SEEN_VERSION_KEY] = room.version
+        here = scene_of_this_run(page)
+        if room.scene == here:
+            return
+        st.session_state[PENDING_KEY] = room.scene
+        target = pages.get(room.scene.page, page)
+        query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
+        st.switch_page(target, query_params=query)
+
+    poll()
+
+
+def _guess_form(code: str, question: str) -> None:
+    """The question's guess box; once sent, the guess stays shown (and can be changed) while the question is open."""
+    with st.form("room_guess", clear_on_submit=True, border=False):
+        guess = st.text_input(_("Your teacher asks: what comes next?"), max_chars=MAX_GUESS_CHARACTERS,
+                              placeholder=_("one word"))
+        if st.form_submit_button(_("Send my guess"), icon=":material/send:") and guess.strip():
+            if room_board().guess(code, st.session_state[STUDENT_KEY], guess):
+                st.session_state[MY_GUESS_KEY] = (question, " ".join(guess.split()))
+    sent = st.session_state.get(MY_GUESS_KEY)
+    if sent and sent[0] == question:
+        st.caption(_("Your guess: {guess}").format(guess=literal(sent[1])))
