@@ -21,6 +21,7 @@ JOIN_PARAMETER = "room"  # ?room=CODE joins a room
 CODE_KEY, SECRET_KEY, STUDENT_KEY = "room_code", "room_secret", "room_student"  # session-state keys
 FOLLOWING_KEY, SEEN_VERSION_KEY, PENDING_KEY = "room_following", "room_seen_version", "room_pending_scene"
 MY_GUESS_KEY = "room_my_guess"  # (the question, the guess this session sent)
+# PENDING_KEY holds (the room's version, its scene) from the poll that saw it until the next run applies it
 
 
 @st.cache_resource
@@ -69,8 +70,9 @@ def apply_followed_scene() -> None:
     code = st.query_params.get(JOIN_PARAMETER, "")
     if code and not is_teacher() and st.session_state.get(CODE_KEY) != code.strip().upper():
         join_room(code)
-    scene: Scene | None = st.session_state.pop(PENDING_KEY, None)
-    if scene is not None:
+    pending: tuple[int, Scene] | None = st.session_state.pop(PENDING_KEY, None)
+    if pending is not None:
+        st.session_state[SEEN_VERSION_KEY], scene = pending  # seen once applied: a switch that was lost is retried
         st.session_state["prompt"] = scene.text
         st.session_state[LANGUAGE_KEY] = scene.language
         st.session_state["model_choice"] = scene.model
@@ -118,11 +120,10 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
             st.button(_("Leave the room"), key="leave_room", on_click=leave_room)
         if not following or room.scene is None or room.version == st.session_state.get(SEEN_VERSION_KEY):
             return
-        st.session_state[SEEN_VERSION_KEY] = room.version
-        here = scene_of_this_run(page)
-        if room.scene == here:
+        if room.scene == scene_of_this_run(page):
+            st.session_state[SEEN_VERSION_KEY] = room.version
             return
-        st.session_state[PENDING_KEY] = room.scene
+        st.session_state[PENDING_KEY] = (room.version, room.scene)
         target = pages.get(room.scene.page, page)
         query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
         st.switch_page(target, query_params=query)

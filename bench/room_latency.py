@@ -1,0 +1,144 @@
+"""Benchmark a class room: how fast STUDENTS follow the teacher, and what a room costs the server in memory.
+
+    python bench/room_latency.py     # about 5 minutes; writes bench/results/room_latency.json
+
+One headless Chromium, a context per person, against `streamlit run serve.py`. The teacher opens a room on
+the Class room page; STUDENTS join by its link. Then the teacher makes CHANGES changes in turn: a new text
+(typed in the sidebar) and a new lesson stop (the Next button). For each student, the seconds from the
+teacher's action to the student's page showing it (the text in their sidebar, or the stop in their URL with
+the page run finished). Reported: p50, p95 and the slowest, over every student and change.
+
+Memory: a full room (the longest text a room keeps, MAX_STUDENTS students seen, each with the longest guess)
+measured with tracemalloc in this process, per room, over ROOMS rooms; and the server's resident memory before
+and after the class joined (that includes the students' sessions, not only the room).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from explainer.rooms import MAX_GUESS_CHARACTERS, MAX_STUDENTS, MAX_TEXT_CHARACTERS, RoomBoard, Scene
+from tools.bench_results import save
+from tools.browser_driver import APP_IDLE, CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT, TEXTAREA, rss_mb, streamlit_server
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENTS = 20
+CHANGES = 6  # alternately a new text and the next lesson stop
+ROOMS = 20
+TEXT_SHOWN = "t => document.querySelector('.st-key-prompt textarea')?.value === t"
+STEP_SHOWN = "s => new URLSearchParams(location.search).get('step') === s"
+
+
+def room_bytes() -> int:
+    """Bytes one full room takes, measured over ``ROOMS`` rooms with tracemalloc."""
+    board = RoomBoard(max_rooms=ROOMS)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(ROOMS):
+        code, secret = board.open()
+        board.lead(code, secret, Scene("lessons", "x" * MAX_TEXT_CHARACTERS, "en", "tiny-gpt-austen", "attention", 3))
+        board.ask(code, secret)
+        for student in range(MAX_STUDENTS):
+            board.follow(code, f"{student:016x}")
+            board.guess(code, f"{student:016x}", "y" * MAX_GUESS_CHARACTERS)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used // ROOMS
+
+
+async def follow_time(student, started: float, check: str, argument: str) -> float:
+    await student.wait_for_function(check, arg=argument, polling=100, timeout=RUN_TIMEOUT)
+    await student.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+    return time.perf_counter() - started
+
+
+async def go(tab, path: str) -> None:
+    """Move through the header's menus, as a user does (a new page load would start a new session)."""
+    link = tab.locator(f'[data-testid="stTopNavDropdownLink"][href$="/{path}"]')
+    sections = tab.locator('[data-testid="stTopNavSection"]')
+    for index in range(await sections.count()):
+        await sections.nth(index).click()
+        if await link.count() and await link.first.is_visible():
+            break
+    await link.first.click()
+    await tab.wait_for_function("path => location.pathname.endsWith('/' + path)", arg=path, timeout=RUN_TIMEOUT)
+    await tab.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+
+
+async def run(url: str, pid: int) -> dict:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        teacher = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+        await teacher.goto(f"{url}/room", timeout=RUN_TIMEOUT)
+        await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+        await teacher.get_by_role("button", name="Open a room").click()
+        metric = teacher.locator('[data-testid="stMetricValue"]').first
+        await metric.wait_for(timeout=RUN_TIMEOUT)
+        code = (await metric.inner_text()).strip()
+        rss_before = rss_mb(pid)
+        await go(teacher, "lessons")
+        await teacher.locator(".st-key-start_attention button").click()
+        await teacher.wait_for_function(STEP_SHOWN, arg="1", timeout=RUN_TIMEOUT)
+        await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+
+        students = [await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+                    for _ in range(STUDENTS)]
+        joined = time.perf_counter()
+        await asyncio.gather(*(student.goto(f"{url}/?room={code}", timeout=RUN_TIMEOUT) for student in students))
+        await asyncio.gather(*(follow_time(student, joined, STEP_SHOWN, "1") for student in students))
+        join_seconds = time.perf_counter() - joined
+
+        seconds: dict[str, list[float]] = {"text": [], "stop": []}
+        for change in range(CHANGES):
+            if change % 2 == 0:
+                text = f"Change {change}: the little dog ran into the garden"
+                box = teacher.locator(TEXTAREA)
+                await box.fill(text)
+                started = time.perf_counter()
+                await box.press("Control+Enter")
+                times = await asyncio.gather(*(follow_time(s, started, TEXT_SHOWN, text) for s in students))
+                seconds["text"] += times
+            else:
+                step = str(change // 2 + 2)
+                started = time.perf_counter()
+                await teacher.locator(".st-key-lesson_next button").click()
+                times = await asyncio.gather(*(follow_time(s, started, STEP_SHOWN, step) for s in students))
+                seconds["stop"] += times
+            print(f"change {change + 1}: p50 {statistics.median(times):.2f} s, slowest {max(times):.2f} s", flush=True)
+            await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+        rss_after = rss_mb(pid)
+        await browser.close()
+    every = sorted(seconds["text"] + seconds["stop"])
+    return {
+        "students": STUDENTS,
+        "changes": CHANGES,
+        "seconds_for_all_students_to_join": round(join_seconds, 1),
+        "p50_seconds": round(statistics.median(every), 2),
+        "p95_seconds": round(every[int(0.95 * (len(every) - 1))], 2),
+        "max_seconds": round(every[-1], 2),
+        "p50_seconds_text_change": round(statistics.median(seconds["text"]), 2),
+        "p50_seconds_stop_change": round(statistics.median(seconds["stop"]), 2),
+        "server_rss_mb_before_the_class": round(rss_before, 1),
+        "server_rss_mb_with_the_class": round(rss_after, 1),
+    }
+
+
+def main() -> None:
+    logs = ROOT / "test-output"
+    logs.mkdir(exist_ok=True)
+    per_room = room_bytes()
+    with streamlit_server(logs / "bench-room.log") as (url, server):
+        result = asyncio.run(run(url, server.pid))
+    save("room_latency", {"browser_on_the_same_machine": True, **result, "bytes_per_full_room": per_room,
+                          "full_room": f"a {MAX_TEXT_CHARACTERS:,}-character text, {MAX_STUDENTS} students, "
+                                       f"each with a {MAX_GUESS_CHARACTERS}-character guess"})
+
+
+if __name__ == "__main__":
+    main()
