@@ -28,6 +28,7 @@ page_header(_("Make it smaller"), _("How much of a model can we throw away, and 
 analysis = page_analysis()
 loaded = cached_model(analysis.model_name)
 name = analysis.model_name
+held_out_source = _("{model} · held-out Austen").format(model=plots.escape(name))  # the charts not of your text
 
 
 # ---------------------------------------------------------------- caches
@@ -135,7 +136,7 @@ def quantization_section() -> None:
             delta=None if row.precision == "fp32" else f"{row.perplexity - base.perplexity:+.2f}", delta_color="inverse",
             help=_("{size:.2f} MB; one forward pass over 128 tokens: {ms:.1f} ms").format(size=row.megabytes,
                                                                                            ms=row.forward_ms))
-    chart(plots.precision_bars(table), table, "quantization", _("Perplexity and size at each precision"))
+    chart(plots.precision_bars(table), table, "quantization", _("Perplexity and size at each precision"), held_out_source)
     st.caption(_(
         "Perplexity on the first {tokens:,} tokens of held-out Austen (text the model never trained on). Size: "
         "the weight matrices at 8 or 4 bits plus one fp32 scale per output channel; biases and norms stay fp32. "
@@ -151,7 +152,7 @@ def quantization_section() -> None:
     matrix = st.selectbox(_("Weight matrix"), matrices, index=default, key="compression_matrix")
     histograms = histogram_table(name, matrix)
     chart(plots.weight_histograms(histograms, matrix), histograms, "weight_histograms",
-          _("The weights of one matrix at each precision"))
+          _("The weights of one matrix at each precision"), plots.source_line(name))
     st.caption(_("Left: the whole matrix. Right: one output channel, where the rounding is visible: int4 leaves "
                  "only 15 possible values (−7 … 7 times the channel's scale), int8 255."))
 
@@ -184,7 +185,7 @@ def pruning_section() -> None:
                       delta_color="inverse")
     metrics[2].metric(_("90% of the weights at 0"), f"{at[0.9]:.1f}", delta=f"{at[0.9] - at[0.0]:+.1f}",
                       delta_color="inverse")
-    chart(plots.pruning_curve(table), table, "pruning", _("Perplexity as more weights are set to 0"))
+    chart(plots.pruning_curve(table), table, "pruning", _("Perplexity as more weights are set to 0"), held_out_source)
     st.caption(_("Held-out perplexity on the first {tokens:,} tokens of held-out Austen, on a log scale: the "
                  "small weights barely matter, until too many are gone.").format(tokens=len(heldout(name).ids)))
 
@@ -197,7 +198,8 @@ def pruning_section() -> None:
             or st.session_state.get("heads_removed_for") == name:
         st.session_state["heads_removed_for"] = name
         importance, curve = head_removal_tables(name)
-        chart(plots.head_removal_curve(curve), curve, "head_removal", _("Perplexity as heads are removed, least important first"))
+        chart(plots.head_removal_curve(curve), curve, "head_removal",
+              _("Perplexity as heads are removed, least important first"), held_out_source)
         least = importance.iloc[0]
         most = importance.iloc[-1]
         st.caption(_("On the first {tokens:,} held-out tokens. Least important: layer {l1}, head {h1} "
@@ -251,7 +253,7 @@ def distillation_section() -> None:
         if len(table):
             teacher_loss = math.log(run.teacher_perplexity) if run.teacher_perplexity else None
             chart(plots.distillation_curves(table, teacher_loss), table, "distillation",
-                  _("Distillation: the students' loss while they train"))
+                  _("Distillation: the students' loss while they train"), held_out_source)
             st.caption(_("Both curves are the cross-entropy on the real next tokens (the soft-target student never "
                          "trained on it directly). Final perplexities on the first {tokens:,} tokens of held-out "
                          "Austen, in windows of {context} tokens; T = {temperature:g}.").format(

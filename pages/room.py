@@ -7,6 +7,7 @@ import streamlit as st
 from explainer import plots
 from explainer.guessing import guess_probability, top_next
 from explainer.i18n import _, set_language
+from explainer.numbers import plain_number
 from explainer.rooms import CODE_LENGTH, IDLE_MINUTES, RoomGone, RoomsFull, as_continuation, tally
 from pages.classroom import (
     CODE_KEY,
@@ -77,12 +78,11 @@ def teacher_view() -> None:
               _("The class's guesses beside the model's distribution"), source=plots.source_line(loaded.spec.name, question))
         scored = pd.DataFrame({
             "guess": class_guesses["guess"], "students": class_guesses["students"],
-            "model_probability": [guess_probability(loaded, question, as_continuation(question, g)).probability
+            "model_probability": [plain_number(guess_probability(loaded, question, as_continuation(question, g)).probability)
                                   for g in class_guesses["guess"]],
         })
         st.dataframe(scored, hide_index=True, column_config={
-            "guess": _("guess"), "students": _("students"),
-            "model_probability": st.column_config.NumberColumn(_("the model's probability"), format="%.4f")})
+            "guess": _("guess"), "students": _("students"), "model_probability": _("the model's probability")})
 
     the_class()
 

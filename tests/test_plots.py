@@ -84,6 +84,11 @@ FIGURES = {  # every public figure builder, called with small data
     "distribution_bars": lambda: plots.distribution_bars(
         pd.DataFrame({"token": TOKENS, "probability": [0.4, 0.3, 0.2, 0.1],
                       "sampling_probability": [0.5, 0.3, 0.2, 0.0]}), reshaped=True),
+    "guess_bars": lambda: plots.guess_bars(pd.DataFrame({"rank": range(1, 5), "id": range(4), "token": TOKENS,
+                                                        "probability": [0.4, 0.3, 0.2, 0.1]}), answer_id=1, guess_id=2),
+    "class_and_model_bars": lambda: plots.class_and_model_bars(
+        pd.DataFrame({"guess": ["<b>king</b>", "queen"], "students": [2, 1], "share": [2 / 3, 1 / 3]}),
+        pd.DataFrame({"token": TOKENS, "probability": [0.4, 0.3, 0.2, 0.1]})),
     "logit_bars": lambda: plots.logit_bars(pd.DataFrame({"token": TOKENS, "logit": [4.0, 3.5, -1.0, 0.5]})),
     "generation_step_bars": lambda: plots.generation_step_bars(TOKENS, [0.4, 0.3, 0.2, 0.1], chosen=2),
     "generated_probabilities": lambda: plots.generated_probabilities(TOKENS, [0.4, 0.3, 0.2, 0.1], [0.3, 0.3, 0.1, 0.1]),
@@ -113,10 +118,11 @@ FIGURES = {  # every public figure builder, called with small data
         pd.DataFrame({"start": ["fine-tuned"] * 2 + ["from scratch"] * 2, "step": [0, 10] * 2,
                       "test_accuracy": [0.5, 0.9, 0.5, 0.6], "test_loss": [0.7, 0.3, 0.7, 0.6]})),
 }
+# the builders given token strings (or names) with markup
 ESCAPED = {"attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows", "vector_strip", "key_bars",
            "embedding_strips", "token_map_scatter", "similarity_heatmap", "distribution_bars", "logit_bars",
-           "generation_step_bars", "generated_probabilities", "fill_mask_bars", "loss_bars", "logit_lens_heatmap",
-           "token_count_bars", "tokens_per_character_bars"}  # the builders given token strings (or names) with markup
+           "guess_bars", "class_and_model_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
+           "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars"}
 DIVERGING = go.Heatmap(colorscale=style.VECTOR_SCALE).colorscale
 
 

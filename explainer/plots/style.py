@@ -150,7 +150,7 @@ def diverging(matrix: np.ndarray) -> dict:
 
 SOURCE_FONT = {"size": 13, "color": GREY}
 SOURCE_CHARACTERS = 60  # of the prompt, in the line that says what a figure was computed for
-CAPTION_HEIGHT = 56  # pixels a figure grows by to make room for its title and source line
+CAPTION_HEIGHT = 64  # pixels above the figure's own top margin for its title and source line
 
 
 def source_line(model_name: str, text: str | None = None) -> str:
@@ -167,8 +167,9 @@ def source_line(model_name: str, text: str | None = None) -> str:
 def captioned(figure: go.Figure, title: str, source: str) -> go.Figure:
     """Return ``figure`` with a title and, under it, ``source`` (see ``source_line``), so that the PNG its camera
     button saves says what it shows and for which text. A figure that has a title keeps it (``ValueError`` when
-    neither it nor ``title`` gives one); the title is placed above everything else (``automargin``) and the figure
-    grows by ``CAPTION_HEIGHT``. Merged into the plain JSON, like ``styled``."""
+    neither it nor ``title`` gives one). The two lines take ``CAPTION_HEIGHT`` pixels above the figure's own top
+    margin, where subplot titles and top axes already sit, and the figure grows by as much. Merged into the plain
+    JSON, like ``styled``."""
     spec = figure.to_plotly_json()
     layout = spec["layout"]
     own_title = layout.get("title", {}).get("text") if isinstance(layout.get("title"), dict) else layout.get("title")
@@ -176,9 +177,11 @@ def captioned(figure: go.Figure, title: str, source: str) -> go.Figure:
         raise ValueError("a figure shown to the class needs a title")
     layout["title"] = {
         "text": own_title or escape(title), "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
-        "yanchor": "top", "pad": {"t": 8}, "automargin": True, "font": TITLE_FONT,
+        "yanchor": "top", "pad": {"t": 8}, "font": TITLE_FONT,
         "subtitle": {"text": source, "font": SOURCE_FONT},
     }
+    margin = layout.setdefault("margin", {})
+    margin["t"] = margin.get("t", MARGIN["t"]) + CAPTION_HEIGHT
     if layout.get("height"):
         layout["height"] += CAPTION_HEIGHT
     return go.Figure(spec, _validate=False)
