@@ -35,6 +35,12 @@ LIFETIME_HOURS = 4
 PRESENT_SECONDS = 15  # a student counts as in the room while their session polled within this
 
 
+def clean_code(text: str) -> str:
+    """A code as typed or linked, reduced to what a code can be: capitals of ``CODE_ALPHABET``, at most
+    ``CODE_LENGTH`` of them ("" when nothing is left). Whatever else a link carries never reaches a page."""
+    return "".join(c for c in text.upper() if c in CODE_ALPHABET)[:CODE_LENGTH]
+
+
 class RoomGone(LookupError):
     """The room code is unknown, or the room has expired."""
 
@@ -168,10 +174,10 @@ class RoomBoard:
 
     def _room(self, code: str) -> Room:
         self._expire()
-        room = self._rooms.get(code.strip().upper())
+        room = self._rooms.get(clean_code(code))
         if room is None:
             raise RoomGone(_("There is no open room {code}: check the code, or ask your teacher for a new one.").format(
-                code=code.strip().upper()[:CODE_LENGTH]))
+                code=clean_code(code)))
         return room
 
     def _teachers(self, code: str, secret: str) -> Room:

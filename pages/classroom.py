@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from explainer.i18n import _, set_language
-from explainer.rooms import MAX_GUESS_CHARACTERS, RoomBoard, RoomGone, Scene
+from explainer.rooms import MAX_GUESS_CHARACTERS, RoomBoard, RoomGone, Scene, clean_code
 from pages.shared import LANGUAGE_KEY, literal, requested_model_name
 
 FOLLOW_SECONDS = 1.0  # a student's poll: the class follows the teacher within about this (plus a page run)
@@ -46,7 +46,7 @@ def open_room() -> None:
 
 def join_room(code: str) -> None:
     """Join room ``code`` as a student (the room is checked by the first poll)."""
-    st.session_state[CODE_KEY] = code.strip().upper()
+    st.session_state[CODE_KEY] = clean_code(code)
     st.session_state[STUDENT_KEY] = secrets.token_hex(8)
     st.session_state[FOLLOWING_KEY] = True
     st.session_state[SEEN_VERSION_KEY] = -1
@@ -67,8 +67,8 @@ def leave_room() -> None:
 def apply_followed_scene() -> None:
     """First thing of a run: join a room named in the URL, and take over a followed scene's text, language and
     model before the sidebar's widgets are made."""
-    code = st.query_params.get(JOIN_PARAMETER, "")
-    if code and not is_teacher() and st.session_state.get(CODE_KEY) != code.strip().upper():
+    code = clean_code(st.query_params.get(JOIN_PARAMETER, ""))
+    if code and not is_teacher() and st.session_state.get(CODE_KEY) != code:
         join_room(code)
     pending: tuple[int, Scene] | None = st.session_state.pop(PENDING_KEY, None)
     if pending is not None:

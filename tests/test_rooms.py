@@ -16,6 +16,7 @@ from explainer.rooms import (
     RoomsFull,
     Scene,
     as_continuation,
+    clean_code,
     tally,
 )
 
@@ -130,3 +131,9 @@ def test_the_guesses_are_tallied_ignoring_capitals_and_spaces():
     ("从前有一个", "国王", "国王"), ("", "The", "The")])
 def test_a_guess_follows_its_text_as_written(context, guess, continuation):
     assert as_continuation(context, guess) == continuation
+
+
+@pytest.mark.parametrize(("typed", "code"), [("abc23", "ABC23"), (" ab-c 2 3 ", "ABC23"), ("[x](https://evil.example)", "XHTTP"),
+                                             ("<img src=x>", "MGSRC"), ("0O1IL", ""), ("ABCDEFGH", "ABCDE")])
+def test_a_code_from_a_link_keeps_only_what_a_code_can_be(typed, code):
+    assert clean_code(typed) == code
