@@ -62,6 +62,12 @@ LEARNING = [
     ("pages/fine_tuning.py", N_("Fine-tuning"), N_("what pretraining buys when a new task has few examples")),
 ]
 
+IN_CLASS = [
+    ("pages/lessons.py", N_("Lessons"), N_("a guided path, one stop at a time: guess first, then see what the model says")),
+    ("pages/guess_game.py", N_("Guess the next token"), N_("you against the model, ten rounds")),
+    ("pages/room.py", N_("Class room"), N_("the class follows the teacher's screen and sends its guesses")),
+]
+
 
 def page_cards(cards: list[tuple[str, str, str]]) -> None:
     for column, (page, title, question) in zip(st.columns(len(cards)), cards):
@@ -73,6 +79,8 @@ def page_cards(cards: list[tuple[str, str, str]]) -> None:
 page_cards(DEEPER)
 st.subheader(_("Watch a model learn"))
 page_cards(LEARNING)
+st.subheader(_("In class"))
+page_cards(IN_CLASS)
 
 model = active_model()
 config = model.model.config

@@ -23,7 +23,8 @@ def machine() -> str:
 
 def save(name: str, figures: dict) -> None:
     """Write ``figures`` to bench/results/<name>.json with the command and machine first, and print them."""
-    result = {"command": f"python bench/{Path(sys.argv[0]).name}", "machine": machine(), **figures}
+    result = {"command": " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]), "machine": machine(),
+              **figures}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
