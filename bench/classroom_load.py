@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 20
 DURATION = 60.0
 CAPACITY_SESSIONS = (1, 2, 4, 6, 8, 12, 16, 20)  # tried in turn, until p95 exceeds CAPACITY_P95
-CAPACITY_DURATION = 45.0
+CAPACITY_DURATION = 45.0  # seconds per round, or four pauses if longer
+PAUSE = (2.0, 4.0)  # seconds a student waits before typing again: a busy class
 CAPACITY_P95 = 1.0  # seconds
 SERVER_CORE = "0"
 WORDS = "the garden house letter morning sister ball village walk rain Emma Darcy Bath fortune".split()
@@ -72,9 +73,10 @@ async def arrive(browser, url: str, number: int, errors: list[str]):
 
 
 async def type_along(page, number: int, deadline: float, times: list[float], server_times: list[float],
-                     errors: list[str]) -> None:
-    """One student types a prompt, waits for the charts, pauses 2 to 4 s; until the deadline. ``server_times``
-    get the seconds until the server's run had finished (the app idle again), ``times`` until the charts were drawn."""
+                     errors: list[str], pause: tuple[float, float] = PAUSE) -> None:
+    """One student types a prompt, waits for the charts, pauses ``pause`` seconds (low, high); until the deadline.
+    ``server_times`` get the seconds until the server's run had finished (the app idle again), ``times`` until the
+    charts were drawn."""
     rng = random.Random(number)
     turn = 0
     while time.monotonic() < deadline:
@@ -96,7 +98,7 @@ async def type_along(page, number: int, deadline: float, times: list[float], ser
                 errors.append(f"session {number}: an error box after '{prompt}'")
         except Exception as problem:  # noqa: BLE001 - every failure is a counted error
             errors.append(f"session {number}: {type(problem).__name__}: {str(problem)[:200]}")
-        await asyncio.sleep(rng.uniform(2.0, 4.0))
+        await asyncio.sleep(rng.uniform(*pause))
 
 
 async def sample_memory(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -105,7 +107,8 @@ async def sample_memory(pid: int, peak: list[float], stop: asyncio.Event) -> Non
         await asyncio.sleep(0.5)
 
 
-async def run(url: str, pid: int, sessions: int = SESSIONS, duration: float = DURATION) -> dict:
+async def run(url: str, pid: int, sessions: int = SESSIONS, duration: float = DURATION,
+              pause: tuple[float, float] = PAUSE) -> dict:
     times: list[float] = []
     server_times: list[float] = []
     errors: list[str] = []
@@ -119,13 +122,15 @@ async def run(url: str, pid: int, sessions: int = SESSIONS, duration: float = DU
         tabs = await asyncio.gather(*(arrive(browser, url, n, errors) for n in range(sessions)))
         arrival_seconds = time.monotonic() - started
         deadline = time.monotonic() + duration
-        await asyncio.gather(*(type_along(tab, n, deadline, times, server_times, errors) for n, tab in enumerate(tabs) if tab))
+        await asyncio.gather(*(type_along(tab, n, deadline, times, server_times, errors, pause)
+                               for n, tab in enumerate(tabs) if tab))
         stop.set()
         await memory
         await browser.close()
     ordered, served = sorted(times), sorted(server_times)
     return {
         "sessions": sessions,
+        "pause_seconds": list(pause),
         "seconds_until_all_sessions_had_drawn": round(arrival_seconds, 1),
         "duration_seconds": duration,
         "updates": len(times),
@@ -147,14 +152,14 @@ def holds(result: dict) -> bool:
         and not result["errors"]
 
 
-def capacity(logs: Path) -> dict:
+def capacity(logs: Path, pause: tuple[float, float]) -> dict:
     """Sessions at once, in turn, on one replica pinned to ``SERVER_CORE``; stop after the first p95 over the bound."""
     browser_cores = set(range(os.cpu_count() or 2)) - {int(SERVER_CORE)}
     os.sched_setaffinity(0, browser_cores or {0})  # this process and the Chromium it starts: off the server's core
     rounds = []
     with streamlit_server(logs / "bench-capacity.log", cpus=SERVER_CORE) as (url, server):
         for sessions in CAPACITY_SESSIONS:
-            result = asyncio.run(run(url, server.pid, sessions, CAPACITY_DURATION))
+            result = asyncio.run(run(url, server.pid, sessions, max(CAPACITY_DURATION, 4 * pause[1]), pause))
             rounds.append(result)
             print(f"{sessions:>3} sessions: the server answered in p50 {result['p50_server_seconds']} s, "
                   f"p95 {result['p95_server_seconds']} s; drawn in p50 {result['p50_seconds']} s, p95 "
@@ -169,10 +174,14 @@ def capacity(logs: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capacity", action="store_true", help="measure one replica's capacity (see above)")
+    parser.add_argument("--pause", nargs=2, type=float, default=PAUSE, metavar=("LOW", "HIGH"),
+                        help="seconds each student waits before typing again (default 2 4)")
     logs = ROOT / "test-output"
     logs.mkdir(exist_ok=True)
-    if parser.parse_args().capacity:
-        save("capacity", capacity(logs))
+    arguments = parser.parse_args()
+    pause = tuple(arguments.pause)
+    if arguments.capacity:
+        save("capacity" if pause == PAUSE else f"capacity_pause_{pause[0]:g}_{pause[1]:g}", capacity(logs, pause))
         return
     with streamlit_server(logs / "bench-classroom.log") as (url, server):
         result = asyncio.run(run(url, server.pid))
