@@ -75,9 +75,14 @@ def live_panel(job: TrainingJob, draw: Callable[[object], None]) -> None:
         title = _(job.run.title)
         if job.running:
             status, stop = st.columns([5, 1], vertical_alignment="bottom")
-            status.progress(job.fraction_done, text=_(
-                "Training **{title}** · {elapsed} elapsed · about {left} left · step {step:,}").format(
-                title=title, elapsed=_minutes(job.elapsed), left=_minutes(job.seconds_left), step=job.step))
+            if job.has_a_pace:
+                status.progress(job.fraction_done, text=_(
+                    "Training **{title}** · {elapsed} elapsed · about {left} left · step {step:,}").format(
+                    title=title, elapsed=_minutes(job.elapsed), left=_minutes(job.seconds_left), step=job.step))
+            else:
+                status.progress(job.fraction_done, text=_(
+                    "Training **{title}** · {elapsed} elapsed · estimating the time left · step {step:,}").format(
+                    title=title, elapsed=_minutes(job.elapsed), step=job.step))
             stop.button(_("Stop"), icon=":material/stop:", on_click=job.stop, key="stop_training", width="stretch")
         elif job.state == "finished":
             st.success(_("**{title}** finished in {elapsed} ({steps:,} steps).").format(

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from explainer.training.jobs import JobBoard, ServerBusy
+from explainer.training.jobs import ESTIMATE_AFTER, JobBoard, ServerBusy
 
 # every test here opens pages in Streamlit's AppTest, trains, or drives a browser
 pytestmark = pytest.mark.slow
@@ -109,3 +109,27 @@ def test_the_board_forgets_old_finished_jobs():
         job.stop()
         _wait_until_ended(job)
     assert board.job_of("A") is None and board.job_of("D") is not None
+
+
+class HalfwayRun(SpinRun):
+    """A run whose share of work done is set by the test (``progress``)."""
+
+    max_steps = 100
+    done = 0.0
+
+    def progress(self, step: int) -> float:
+        return self.done
+
+
+def test_the_time_left_is_estimated_only_once_the_run_has_a_pace():
+    board = JobBoard(abandon_after=60)
+    run = HalfwayRun()
+    job = board.start("A", run, max_seconds=600)
+    run.started.wait(5)
+    run.done = ESTIMATE_AFTER / 2  # the first seconds: tokenizing, building models
+    assert not job.has_a_pace
+    run.done = 0.5
+    time.sleep(0.05)
+    assert job.has_a_pace and job.seconds_left == pytest.approx(job.elapsed, rel=0.2, abs=0.05)
+    job.stop()
+    _wait_until_ended(job)

@@ -25,6 +25,7 @@ from typing import Protocol
 from explainer.i18n import N_, _, ngettext
 
 log = logging.getLogger("explainer")
+ESTIMATE_AFTER = 0.05  # share of a run done before the time left is estimated
 
 
 class Run(Protocol):
@@ -96,6 +97,12 @@ class TrainingJob:
         progress = getattr(self.run, "progress", None)
         work = progress(self.step) if progress else self.step / max(1, self.run.max_steps)
         return min(1.0, max(work, self.elapsed / self.max_seconds))
+
+    @property
+    def has_a_pace(self) -> bool:
+        """Whether enough of the run is done (``ESTIMATE_AFTER``) for ``seconds_left`` to mean something: the first
+        seconds go to tokenizing and building models, and an estimate from them overshoots several times."""
+        return self.fraction_done >= ESTIMATE_AFTER
 
     @property
     def seconds_left(self) -> float:
