@@ -5,8 +5,8 @@
 One headless Chromium, a context per person, against `streamlit run serve.py`. The teacher opens a room on
 the Class room page; STUDENTS join by its link. Then the teacher makes CHANGES changes in turn: a new text
 (typed in the sidebar) and a new lesson stop (the Next button). For each student, the seconds from the
-teacher's action to the student's page showing it (the text in their sidebar, or the stop in their URL with
-the page run finished). Reported: p50, p95 and the slowest, over every student and change.
+teacher's action to the student's page showing it (the text in their sidebar, or the stop's title on their
+page, with the page run finished). Reported: p50, p95 and the slowest, over every student and change.
 
 Memory: a full room (the longest text a room keeps, MAX_STUDENTS students seen, each with the longest guess)
 measured with tracemalloc in this process, per room, over ROOMS rooms; and the server's resident memory before
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from explainer.lessons import LESSONS
 from explainer.rooms import MAX_GUESS_CHARACTERS, MAX_STUDENTS, MAX_TEXT_CHARACTERS, RoomBoard, Scene
 from tools.bench_results import save
 from tools.browser_driver import APP_IDLE, CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT, TEXTAREA, rss_mb, streamlit_server
@@ -32,7 +33,10 @@ STUDENTS = 20
 CHANGES = 6  # alternately a new text and the next lesson stop
 ROOMS = 20
 TEXT_SHOWN = "t => document.querySelector('.st-key-prompt textarea')?.value === t"
-STEP_SHOWN = "s => new URLSearchParams(location.search).get('step') === s"
+STEP_SHOWN = "s => new URLSearchParams(location.search).get('step') === s"  # the teacher's own address
+STOP_SHOWN = "t => [...document.querySelectorAll('[data-testid=stMain] h2')].some(h => h.textContent.includes(t))"
+STOPS = [stop.title for stop in LESSONS["attention"].stops]  # a student's page shows the stop's title (its address
+# stays as it was: a page a room switches to keeps the address it had)
 
 
 def room_bytes() -> int:
@@ -91,7 +95,7 @@ async def run(url: str, pid: int) -> dict:
                     for _ in range(STUDENTS)]
         joined = time.perf_counter()
         await asyncio.gather(*(student.goto(f"{url}/?room={code}", timeout=RUN_TIMEOUT) for student in students))
-        await asyncio.gather(*(follow_time(student, joined, STEP_SHOWN, "1") for student in students))
+        await asyncio.gather(*(follow_time(student, joined, STOP_SHOWN, STOPS[0]) for student in students))
         join_seconds = time.perf_counter() - joined
 
         seconds: dict[str, list[float]] = {"text": [], "stop": []}
@@ -105,10 +109,10 @@ async def run(url: str, pid: int) -> dict:
                 times = await asyncio.gather(*(follow_time(s, started, TEXT_SHOWN, text) for s in students))
                 seconds["text"] += times
             else:
-                step = str(change // 2 + 2)
+                step = change // 2 + 2
                 started = time.perf_counter()
                 await teacher.locator(".st-key-lesson_next button").click()
-                times = await asyncio.gather(*(follow_time(s, started, STEP_SHOWN, step) for s in students))
+                times = await asyncio.gather(*(follow_time(s, started, STOP_SHOWN, STOPS[step - 1]) for s in students))
                 seconds["stop"] += times
             print(f"change {change + 1}: p50 {statistics.median(times):.2f} s, slowest {max(times):.2f} s", flush=True)
             await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
