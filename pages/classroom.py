@@ -12,8 +12,8 @@ import secrets
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from explainer.i18n import _, set_language
-from explainer.rooms import MAX_GUESS_CHARACTERS, RoomBoard, RoomGone, Scene, clean_code
+from explainer.i18n import _
+from explainer.rooms import MAX_GUESS_CHARACTERS, Room, RoomBoard, RoomGone, Scene, clean_code
 from pages.shared import LANGUAGE_KEY, literal, requested_model_name
 
 FOLLOW_SECONDS = 1.0  # a student's poll: the class follows the teacher within about this (plus a page run)
@@ -101,34 +101,49 @@ def keep_in_step(page: StreamlitPage, pages: list[StreamlitPage]) -> None:
 
 
 def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
+    """The student's room panel, drawn on each full run, and a poll that draws nothing: every ``FOLLOW_SECONDS``
+    it asks the room for news and, only when there is some, switches to the teacher's scene or reruns the page
+    (a question opened or closed). A quiet poll sends nothing to the browser, so twenty idle students cost little."""
+    code, student = st.session_state[CODE_KEY], st.session_state[STUDENT_KEY]
+    try:
+        room = room_board().follow(code, student)
+    except RoomGone as gone:
+        st.warning(str(gone), icon=":material/meeting_room:")
+        st.button(_("Leave the room"), key="leave_gone_room", on_click=leave_room)
+        return
+    with st.container(border=True):
+        st.markdown(_("**Room {code}** · you follow your teacher").format(code=code))
+        st.toggle(_("Follow the teacher"), key=FOLLOWING_KEY,
+                  help=_("Off: explore on your own; on: jump back to what your teacher shows."))
+        if room.question is not None:
+            _guess_form(code, room.question)
+        st.button(_("Leave the room"), key="leave_room", on_click=leave_room)
+    _catch_up(room, page, pages)
+
     @st.fragment(run_every=FOLLOW_SECONDS)
     def poll() -> None:
-        set_language(st.session_state.get(LANGUAGE_KEY))  # a fragment's rerun does not run app.py
-        code = st.session_state[CODE_KEY]
         try:
-            room = room_board().follow(code, st.session_state[STUDENT_KEY])
-        except RoomGone as gone:
-            st.warning(str(gone), icon=":material/meeting_room:")
-            st.button(_("Leave the room"), key="leave_gone_room", on_click=leave_room)
-            return
-        with st.container(border=True):
-            st.markdown(_("**Room {code}** · you follow your teacher").format(code=code))
-            following = st.toggle(_("Follow the teacher"), key=FOLLOWING_KEY,
-                                  help=_("Off: explore on your own; on: jump back to what your teacher shows."))
-            if room.question is not None:
-                _guess_form(code, room.question)
-            st.button(_("Leave the room"), key="leave_room", on_click=leave_room)
-        if not following or room.scene is None or room.version == st.session_state.get(SEEN_VERSION_KEY):
-            return
-        if room.scene == scene_of_this_run(page):
-            st.session_state[SEEN_VERSION_KEY] = room.version
-            return
-        st.session_state[PENDING_KEY] = (room.version, room.scene)
-        target = pages.get(room.scene.page, page)
-        query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
-        st.switch_page(target, query_params=query)
+            latest = room_board().follow(code, student)
+        except RoomGone:
+            st.rerun()  # the full run says so, and stops polling
+        if latest.question != room.question:
+            st.rerun()
+        _catch_up(latest, page, pages)
 
     poll()
+
+
+def _catch_up(room: Room, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
+    """Switch to the teacher's scene when it changed since this session last took one, and the student follows."""
+    if not st.session_state.get(FOLLOWING_KEY) or room.scene is None \
+            or room.version == st.session_state.get(SEEN_VERSION_KEY):
+        return
+    if room.scene == scene_of_this_run(page):
+        st.session_state[SEEN_VERSION_KEY] = room.version
+        return
+    st.session_state[PENDING_KEY] = (room.version, room.scene)
+    query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
+    st.switch_page(pages.get(room.scene.page, page), query_params=query)
 
 
 def _guess_form(code: str, question: str) -> None:
