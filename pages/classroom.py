@@ -8,6 +8,8 @@ polls the room every ``FOLLOW_SECONDS`` in a fragment and, when the teacher's sc
 from __future__ import annotations
 
 import secrets
+import time
+from dataclasses import replace
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -19,9 +21,11 @@ from pages.shared import LANGUAGE_KEY, literal, requested_model_name
 FOLLOW_SECONDS = 1.0  # a student's poll: the class follows the teacher within about this (plus a page run)
 JOIN_PARAMETER = "room"  # ?room=CODE joins a room
 CODE_KEY, SECRET_KEY, STUDENT_KEY = "room_code", "room_secret", "room_student"  # session-state keys
-FOLLOWING_KEY, SEEN_VERSION_KEY, PENDING_KEY = "room_following", "room_seen_version", "room_pending_scene"
+FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY = "room_following", "room_last_switch", "room_pending_scene"
+SWITCH_PATIENCE = 10.0  # seconds a switch to the teacher's scene may take, under load, before it is asked for again
 MY_GUESS_KEY = "room_my_guess"  # (the question, the guess this session sent)
-# PENDING_KEY holds (the room's version, its scene) from the poll that saw it until the next run applies it
+# PENDING_KEY holds the teacher's scene from the run that switched to it until the next run applies it;
+# SWITCHED_AT_KEY, the last scene switched to and when
 
 
 @st.cache_resource
@@ -49,7 +53,6 @@ def join_room(code: str) -> None:
     st.session_state[CODE_KEY] = clean_code(code)
     st.session_state[STUDENT_KEY] = secrets.token_hex(8)
     st.session_state[FOLLOWING_KEY] = True
-    st.session_state[SEEN_VERSION_KEY] = -1
     st.session_state.pop(SECRET_KEY, None)
 
 
@@ -59,7 +62,7 @@ def leave_room() -> None:
             room_board().close(st.session_state[CODE_KEY], st.session_state[SECRET_KEY])
         except (RoomGone, PermissionError):
             pass
-    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SEEN_VERSION_KEY, PENDING_KEY):
+    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY):
         st.session_state.pop(key, None)
     st.query_params.pop(JOIN_PARAMETER, None)
 
@@ -70,9 +73,8 @@ def apply_followed_scene() -> None:
     code = clean_code(st.query_params.get(JOIN_PARAMETER, ""))
     if code and not is_teacher() and st.session_state.get(CODE_KEY) != code:
         join_room(code)
-    pending: tuple[int, Scene] | None = st.session_state.pop(PENDING_KEY, None)
-    if pending is not None:
-        st.session_state[SEEN_VERSION_KEY], scene = pending  # seen once applied: a switch that was lost is retried
+    scene: Scene | None = st.session_state.pop(PENDING_KEY, None)
+    if scene is not None:
         st.session_state["prompt"] = scene.text
         st.session_state[LANGUAGE_KEY] = scene.language
         st.session_state["model_choice"] = scene.model
@@ -102,8 +104,9 @@ def keep_in_step(page: StreamlitPage, pages: list[StreamlitPage]) -> None:
 
 def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
     """The student's room panel, drawn on each full run, and a poll that draws nothing: every ``FOLLOW_SECONDS``
-    it asks the room for news and, only when there is some, switches to the teacher's scene or reruns the page
-    (a question opened or closed). A quiet poll sends nothing to the browser, so twenty idle students cost little."""
+    it asks the room for news and, only when there is some (a new scene, a question opened or closed), reruns the
+    page, whose full run switches to the teacher's scene. A quiet poll sends nothing to the browser, so twenty idle
+    students cost little."""
     code, student = st.session_state[CODE_KEY], st.session_state[STUDENT_KEY]
     try:
         room = room_board().follow(code, student)
@@ -126,24 +129,33 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
             latest = room_board().follow(code, student)
         except RoomGone:
             st.rerun()  # the full run says so, and stops polling
-        if latest.question != room.question:
-            st.rerun()
-        _catch_up(latest, page, pages)
+        if latest.question != room.question or (st.session_state.get(FOLLOWING_KEY) and latest.scene is not None
+                                                and not _shows(latest.scene, page, pages)):
+            st.rerun()  # the full run switches (st.switch_page from a fragment's rerun may lose the page and address)
 
     poll()
 
 
 def _catch_up(room: Room, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
-    """Switch to the teacher's scene when it changed since this session last took one, and the student follows."""
-    if not st.session_state.get(FOLLOWING_KEY) or room.scene is None \
-            or room.version == st.session_state.get(SEEN_VERSION_KEY):
+    """Switch to the teacher's scene when this session, following, shows something else. A switch to the same
+    scene is given ``SWITCH_PATIENCE`` seconds before it is asked for again: a switch that got lost is retried,
+    and a slow one is not restarted every second."""
+    if not st.session_state.get(FOLLOWING_KEY) or room.scene is None or _shows(room.scene, page, pages):
         return
-    if room.scene == scene_of_this_run(page):
-        st.session_state[SEEN_VERSION_KEY] = room.version
+    last_scene, last_time = st.session_state.get(SWITCHED_AT_KEY, (None, 0.0))
+    if room.scene == last_scene and time.monotonic() - last_time < SWITCH_PATIENCE:
         return
-    st.session_state[PENDING_KEY] = (room.version, room.scene)
+    st.session_state[SWITCHED_AT_KEY] = (room.scene, time.monotonic())
+    st.session_state[PENDING_KEY] = room.scene
     query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
     st.switch_page(pages.get(room.scene.page, page), query_params=query)
+
+
+def _shows(scene: Scene, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> bool:
+    """Whether this session shows ``scene``: its page (if this app has it), text, language and lesson stop. The
+    model is left out: a student may not have the teacher's (a model the teacher trained and kept)."""
+    here = scene_of_this_run(page)
+    return replace(scene, model="", page=scene.page if scene.page in pages else here.page) == replace(here, model="")
 
 
 def _guess_form(code: str, question: str) -> None:
