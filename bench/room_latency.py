@@ -6,7 +6,8 @@ One headless Chromium, a context per person, against `streamlit run serve.py`. T
 the Class room page; STUDENTS join by its link. Then the teacher makes CHANGES changes in turn: a new text
 (typed in the sidebar) and a new lesson stop (the Next button). For each student, the seconds from the
 teacher's action to the student's page showing it (the text in their sidebar, or the stop's title on their
-page, with the page run finished). Reported: p50, p95 and the slowest, over every student and change.
+page, with the page run finished). Reported: p50, p95 and the slowest, over every student and change, and how
+many student-changes stalled (not followed within a minute).
 
 Memory: a full room (the longest text a room keeps, MAX_STUDENTS students seen, each with the longest guess)
 measured with tracemalloc in this process, per room, over ROOMS rooms; and the server's resident memory before
@@ -21,6 +22,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
 
 from explainer.lessons import LESSONS
@@ -56,9 +58,16 @@ def room_bytes() -> int:
     return used // ROOMS
 
 
-async def follow_time(student, started: float, check: str, argument: str) -> float:
-    await student.wait_for_function(check, arg=argument, polling=100, timeout=RUN_TIMEOUT)
-    await student.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
+FOLLOW_TIMEOUT = 60_000  # ms: a student not there by then is counted as stalled
+
+
+async def follow_time(student, started: float, check: str, argument: str) -> float | None:
+    """Seconds until the student's page shows the change, or None when it did not within ``FOLLOW_TIMEOUT``."""
+    try:
+        await student.wait_for_function(check, arg=argument, polling=100, timeout=FOLLOW_TIMEOUT)
+        await student.wait_for_selector(APP_IDLE, timeout=FOLLOW_TIMEOUT)
+    except PlaywrightTimeout:
+        return None
     return time.perf_counter() - started
 
 
@@ -99,6 +108,7 @@ async def run(url: str, pid: int) -> dict:
         join_seconds = time.perf_counter() - joined
 
         seconds: dict[str, list[float]] = {"text": [], "stop": []}
+        stalled = 0
         for change in range(CHANGES):
             if change % 2 == 0:
                 text = f"Change {change}: the little dog ran into the garden"
@@ -107,14 +117,17 @@ async def run(url: str, pid: int) -> dict:
                 started = time.perf_counter()
                 await box.press("Control+Enter")
                 times = await asyncio.gather(*(follow_time(s, started, TEXT_SHOWN, text) for s in students))
-                seconds["text"] += times
+                seconds["text"] += [t for t in times if t is not None]
             else:
                 step = change // 2 + 2
                 started = time.perf_counter()
                 await teacher.locator(".st-key-lesson_next button").click()
                 times = await asyncio.gather(*(follow_time(s, started, STOP_SHOWN, STOPS[step - 1]) for s in students))
-                seconds["stop"] += times
-            print(f"change {change + 1}: p50 {statistics.median(times):.2f} s, slowest {max(times):.2f} s", flush=True)
+                seconds["stop"] += [t for t in times if t is not None]
+            done = [t for t in times if t is not None]
+            stalled += len(times) - len(done)
+            print(f"change {change + 1}: p50 {statistics.median(done):.2f} s, slowest {max(done):.2f} s, "
+                  f"{len(times) - len(done)} stalled", flush=True)
             await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
         rss_after = rss_mb(pid)
         await browser.close()
@@ -126,6 +139,7 @@ async def run(url: str, pid: int) -> dict:
         "p50_seconds": round(statistics.median(every), 2),
         "p95_seconds": round(every[int(0.95 * (len(every) - 1))], 2),
         "max_seconds": round(every[-1], 2),
+        "stalled": stalled,  # student-changes not followed within FOLLOW_TIMEOUT
         "p50_seconds_text_change": round(statistics.median(seconds["text"]), 2),
         "p50_seconds_stop_change": round(statistics.median(seconds["stop"]), 2),
         "server_rss_mb_before_the_class": round(rss_before, 1),
