@@ -126,12 +126,12 @@ async def run(url: str, pid: int) -> dict:
                 seconds["stop"] += [t for t in times if t is not None]
             done = [t for t in times if t is not None]
             stalled += len(times) - len(done)
-            print(f"change {change + 1}: p50 {statistics.median(done):.2f} s, slowest {max(done):.2f} s, "
-                  f"{len(times) - len(done)} stalled", flush=True)
+            print(f"change {change + 1}: " + (f"p50 {statistics.median(done):.2f} s, slowest {max(done):.2f} s, "
+                                              if done else "") + f"{len(times) - len(done)} stalled", flush=True)
             await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
         rss_after = rss_mb(pid)
         await browser.close()
-    every = sorted(seconds["text"] + seconds["stop"])
+    every = sorted(seconds["text"] + seconds["stop"]) or [float("nan")]
     return {
         "students": STUDENTS,
         "changes": CHANGES,
@@ -140,8 +140,8 @@ async def run(url: str, pid: int) -> dict:
         "p95_seconds": round(every[int(0.95 * (len(every) - 1))], 2),
         "max_seconds": round(every[-1], 2),
         "stalled": stalled,  # student-changes not followed within FOLLOW_TIMEOUT
-        "p50_seconds_text_change": round(statistics.median(seconds["text"]), 2),
-        "p50_seconds_stop_change": round(statistics.median(seconds["stop"]), 2),
+        "p50_seconds_text_change": round(statistics.median(seconds["text"] or [float("nan")]), 2),
+        "p50_seconds_stop_change": round(statistics.median(seconds["stop"] or [float("nan")]), 2),
         "server_rss_mb_before_the_class": round(rss_before, 1),
         "server_rss_mb_with_the_class": round(rss_after, 1),
     }
