@@ -25,7 +25,9 @@ FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY = "room_following", "room_last_switc
 SWITCH_PATIENCE = 10.0  # seconds a switch to the teacher's scene may take, under load, before it is asked for again
 MY_GUESS_KEY = "room_my_guess"  # (the question, the guess this session sent)
 # PENDING_KEY holds the teacher's scene from the run that switched to it until the next run applies it;
-# SWITCHED_AT_KEY, the last scene switched to and when
+# SWITCHED_AT_KEY, the last scene switched to and when; ASKED_KEY, the room version a poll last asked a full run
+# for, and when
+ASKED_KEY = "room_asked"
 
 
 @st.cache_resource
@@ -62,7 +64,7 @@ def leave_room() -> None:
             room_board().close(st.session_state[CODE_KEY], st.session_state[SECRET_KEY])
         except (RoomGone, PermissionError):
             pass
-    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY):
+    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY, ASKED_KEY):
         st.session_state.pop(key, None)
     st.query_params.pop(JOIN_PARAMETER, None)
 
@@ -129,9 +131,12 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
             latest = room_board().follow(code, student)
         except RoomGone:
             st.rerun()  # the full run says so, and stops polling
-        if latest.question != room.question or (st.session_state.get(FOLLOWING_KEY) and latest.scene is not None
-                                                and not _shows(latest.scene, page, pages)):
-            st.rerun()  # the full run switches (st.switch_page from a fragment's rerun may lose the page and address)
+        news = latest.question != room.question or (st.session_state.get(FOLLOWING_KEY) and latest.scene is not None
+                                                    and not _shows(latest.scene, page, pages))
+        asked_for, asked_at = st.session_state.get(ASKED_KEY, (None, 0.0))
+        if news and (latest.version != asked_for or time.monotonic() - asked_at > SWITCH_PATIENCE):
+            st.session_state[ASKED_KEY] = (latest.version, time.monotonic())  # once: a rerun asked again would
+            st.rerun()  # cancel the slow one under way. The full run switches (from a fragment it may not)
 
     poll()
 
