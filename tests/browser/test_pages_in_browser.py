@@ -285,7 +285,7 @@ def test_shared_link_on_a_freshly_started_server(browser, fresh_server):
 def test_the_server_loads_the_default_models_before_its_first_visitor(browser, fresh_server, fresh_server_log):
     """serve.py's start-up loads each language's default model: once it answers, a visitor in either language
     gets them without loading anything again."""
-    loaded_at_start = fresh_server_log.read_text().count("Loading weights")
+    loaded_at_start = fresh_server_log.read_text().count("Loading weights: 100%")  # once per model loaded
     assert loaded_at_start == 2  # tiny-gpt-austen and tiny-gpt-zh, before the health check said "ok"
     context = browser.new_context(viewport=VIEWPORT)
     try:
@@ -296,7 +296,7 @@ def test_the_server_loads_the_default_models_before_its_first_visitor(browser, f
             wait_for_charts(tab)
     finally:
         context.close()
-    assert fresh_server_log.read_text().count("Loading weights") == loaded_at_start
+    assert fresh_server_log.read_text().count("Loading weights: 100%") == loaded_at_start
 
 
 def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
