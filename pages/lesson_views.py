@@ -172,6 +172,16 @@ def _draw_values(context: Context) -> None:
                              len(context.tokens)), values, "lesson_values")
 
 
+def _order_kept(context: Context) -> lessons.Answer:
+    steps = _head_steps(context)  # one copy out of the cache for both arrays
+    return lessons.scaling_keeps_order_answer(steps.scores, steps.scaled)
+
+
+def _closest_value(context: Context) -> lessons.Answer:
+    steps = _head_steps(context)
+    return lessons.closest_value_answer(steps.output, steps.values, steps.weights, context.tokens, context.seed)
+
+
 def _draw_heads(context: Context) -> None:
     layer = context.last_layer
     chart(plots.head_grid(context.analysis.attentions[layer], context.tokens, attention.is_causal(context.analysis)),
@@ -276,14 +286,13 @@ VIEWS: dict[str, View] = {
                                                        c.analysis.attentions[0].shape[0]), _draw_queries),
     "scores": View(lambda c: lessons.highest_score_answer(_head_steps(c).scores, c.tokens, c.query, c.seed),
                    _key_chart("score", "q · k", False, N_("Scores"))),
-    "scale": View(lambda c: lessons.scaling_keeps_order_answer(_head_steps(c).scores, _head_steps(c).scaled),
+    "scale": View(_order_kept,
                   _key_chart("scaled", "q · k / √d_k", False, N_("Scale"))),
     "mask": View(lambda c: lessons.visible_keys_answer(_head_steps(c).is_masked, c.query, c.tokens[c.query]),
                  _key_chart("masked_score", N_("after the mask"), True, N_("Causal mask"))),
     "weights": View(lambda c: lessons.largest_weight_answer(_head_steps(c).weights, c.tokens),
                     _key_chart("weight", N_("attention weight a_j"), True, N_("Softmax"))),
-    "values": View(lambda c: lessons.closest_value_answer(_head_steps(c).output, _head_steps(c).values,
-                                                          _head_steps(c).weights, c.tokens, c.seed), _draw_values),
+    "values": View(_closest_value, _draw_values),
     "heads": View(lambda c: lessons.heads_agree_answer(c.analysis.attentions[c.last_layer][:, c.query]), _draw_heads),
     "scrambled": View(_scrambled_answer, _draw_scrambled),
     "untrained": View(lambda c: lessons.untrained_loss_answer(

@@ -31,6 +31,18 @@ def join_link(code: str) -> str:
     return f"{base}/?{JOIN_PARAMETER}={code}"
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def model_view(model_name: str, question: str):
+    """The model's top 10 after the question's text: computed once, not on every refresh of the teacher's view."""
+    return top_next(cached_model(model_name), question, k=10)
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def guess_chance(model_name: str, question: str, guess: str) -> float:
+    """The model's probability of a class guess after the question's text (once per distinct guess)."""
+    return guess_probability(cached_model(model_name), question, as_continuation(question, guess)).probability
+
+
 def try_to_open() -> None:
     try:
         open_room()
@@ -72,14 +84,12 @@ def teacher_view() -> None:
             text=literal(question[-80:]), n=len(guesses)))
         if class_guesses.empty:
             return
-        loaded = cached_model(requested_model_name())
-        model_top = top_next(loaded, question, k=10)
-        chart(plots.class_and_model_bars(class_guesses, model_top), class_guesses, "class_guesses",
-              _("The class's guesses beside the model's distribution"), source=plots.source_line(loaded.spec.name, question))
+        model_name = requested_model_name()
+        chart(plots.class_and_model_bars(class_guesses, model_view(model_name, question)), class_guesses, "class_guesses",
+              _("The class's guesses beside the model's distribution"), source=plots.source_line(model_name, question))
         scored = pd.DataFrame({
             "guess": class_guesses["guess"], "students": class_guesses["students"],
-            "model_probability": [plain_number(guess_probability(loaded, question, as_continuation(question, g)).probability)
-                                  for g in class_guesses["guess"]],
+            "model_probability": [plain_number(guess_chance(model_name, question, g)) for g in class_guesses["guess"]],
         })
         st.dataframe(scored, hide_index=True, column_config={
             "guess": _("guess"), "students": _("students"), "model_probability": _("the model's probability")})
