@@ -72,6 +72,10 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec("bert-base-uncased", "masked", N_("Google BERT base, 110M parameters (hub)")),
         ModelSpec("HuggingFaceTB/SmolLM2-135M", "causal", N_("SmolLM2, a current small LM, 135M parameters (hub)")),
         ModelSpec("Qwen/Qwen2.5-0.5B", "causal", N_("Qwen2.5, reads Chinese and English, 494M parameters (hub)")),
+        ModelSpec("HuggingFaceTB/SmolLM2-360M-Instruct", "causal",
+                  N_("SmolLM2 tuned to follow instructions (chat), 362M parameters (hub)")),
+        ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", "causal",
+                  N_("Qwen2.5 tuned to follow instructions (chat), Chinese and English, 494M parameters (hub)")),
     )
 }
 
@@ -80,6 +84,10 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.
 
 class ModelUnavailable(ValueError):
     """A model that cannot be used here; the message is meant for the user."""
+
+
+class HubUnreachable(ModelUnavailable):
+    """A hub model that is not in the local cache, while the hub cannot be reached (no internet)."""
 
 
 @dataclass
@@ -177,7 +185,7 @@ def load_model(name: str, registry_only: bool = False) -> LoadedModel:
             folder = _hub_snapshot(spec.name, local_files_only=True)
         except LocalEntryNotFoundError:
             if not hub_reachable():
-                raise ModelUnavailable(
+                raise HubUnreachable(
                     _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
                       "The embedded models ({gpt}, {bert}) work offline.").format(
                         name=spec.name, gpt=EMBEDDED_GPT, bert=EMBEDDED_BERT)

@@ -114,6 +114,10 @@ FIGURES = {  # every public figure builder, called with small data
         "parameters", "parameters", pd.DataFrame({"x": [5e3, 1e5, 2e6], "loss": [6.4, 5.0, 4.4]})),
     "loss_against_tokens": lambda: plots.loss_against_tokens(
         pd.DataFrame({"name": ["small"] * 2 + ["large"] * 2, "tokens_seen": [1e3, 1e4] * 2, "val_loss": [7, 6, 6.5, 5]})),
+    "prompting_accuracy_bars": lambda: plots.prompting_accuracy_bars(
+        pd.DataFrame({"style": ["direct", "step_by_step", "one_example"], "questions": [20] * 3, "correct": [4, 11, 9],
+                      "accuracy": [0.2, 0.55, 0.45], "mean_new_tokens": [3.0, 140.5, 60.2]}),
+        {"direct": "Direct", "step_by_step": "<b>step</b> by step", "one_example": "One example"}),
     "fine_tuning_curves": lambda: plots.fine_tuning_curves(
         pd.DataFrame({"start": ["fine-tuned"] * 2 + ["from scratch"] * 2, "step": [0, 10] * 2,
                       "test_accuracy": [0.5, 0.9, 0.5, 0.6], "test_loss": [0.7, 0.3, 0.7, 0.6]})),
@@ -122,7 +126,7 @@ FIGURES = {  # every public figure builder, called with small data
 ESCAPED = {"attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows", "vector_strip", "key_bars",
            "embedding_strips", "token_map_scatter", "similarity_heatmap", "distribution_bars", "logit_bars",
            "guess_bars", "class_and_model_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
-           "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars"}
+           "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars", "prompting_accuracy_bars"}
 DIVERGING = go.Heatmap(colorscale=style.VECTOR_SCALE).colorscale
 
 

@@ -114,3 +114,8 @@ __all__ += ["guess_bars", "GUESS_BAR_HEIGHT"]
 from explainer.plots.classroom import class_and_model_bars  # noqa: E402
 
 __all__ += ["class_and_model_bars"]
+
+# Chain-of-thought prompting of a hub instruct model
+from explainer.plots.cot_prompting import STYLE_COLOURS, prompting_accuracy_bars  # noqa: E402
+
+__all__ += ["prompting_accuracy_bars", "STYLE_COLOURS"]
