@@ -16,7 +16,9 @@ and after the class joined (that includes the students' sessions, not only the r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import statistics
 import time
 import tracemalloc
@@ -33,6 +35,7 @@ from tools.browser_driver import APP_IDLE, CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT,
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = 20
 CHANGES = 6  # alternately a new text and the next lesson stop
+SERVER_CORE = "0"  # the server on core 0, the browsers (the students' laptops in a class) on the others
 ROOMS = 20
 TEXT_SHOWN = "t => document.querySelector('.st-key-prompt textarea')?.value === t"
 STEP_SHOWN = "s => new URLSearchParams(location.search).get('step') === s"  # the teacher's own address
@@ -67,8 +70,14 @@ async def follow_time(student, started: float, check: str, argument: str) -> flo
         await student.wait_for_function(check, arg=argument, polling=100, timeout=FOLLOW_TIMEOUT)
         await student.wait_for_selector(APP_IDLE, timeout=FOLLOW_TIMEOUT)
     except PlaywrightTimeout:
+        print("stalled:", student.url, await student.evaluate(STALL_STATE), flush=True)
         return None
     return time.perf_counter() - started
+
+
+STALL_STATE = """() => ({text: document.querySelector('.st-key-prompt textarea')?.value,
+    titles: [...document.querySelectorAll('[data-testid=stMain] h2')].map(h => h.textContent),
+    running: !!document.querySelector('[data-testid=stStatusWidget]')})"""
 
 
 async def go(tab, path: str) -> None:
@@ -84,7 +93,7 @@ async def go(tab, path: str) -> None:
     await tab.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
 
 
-async def run(url: str, pid: int) -> dict:
+async def run(url: str, pid: int, students_count: int, changes: int) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         teacher = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
@@ -101,7 +110,7 @@ async def run(url: str, pid: int) -> dict:
         await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
 
         students = [await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
-                    for _ in range(STUDENTS)]
+                    for _ in range(students_count)]
         joined = time.perf_counter()
         await asyncio.gather(*(student.goto(f"{url}/?room={code}", timeout=RUN_TIMEOUT) for student in students))
         await asyncio.gather(*(follow_time(student, joined, STOP_SHOWN, STOPS[0]) for student in students))
@@ -109,7 +118,7 @@ async def run(url: str, pid: int) -> dict:
 
         seconds: dict[str, list[float]] = {"text": [], "stop": []}
         stalled = 0
-        for change in range(CHANGES):
+        for change in range(changes):
             if change % 2 == 0:
                 text = f"Change {change}: the little dog ran into the garden"
                 box = teacher.locator(TEXTAREA)
@@ -133,8 +142,8 @@ async def run(url: str, pid: int) -> dict:
         await browser.close()
     every = sorted(seconds["text"] + seconds["stop"]) or [float("nan")]
     return {
-        "students": STUDENTS,
-        "changes": CHANGES,
+        "students": students_count,
+        "changes": changes,
         "seconds_for_all_students_to_join": round(join_seconds, 1),
         "p50_seconds": round(statistics.median(every), 2),
         "p95_seconds": round(every[int(0.95 * (len(every) - 1))], 2),
@@ -148,12 +157,19 @@ async def run(url: str, pid: int) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=STUDENTS)
+    parser.add_argument("--changes", type=int, default=CHANGES)
+    arguments = parser.parse_args()
     logs = ROOT / "test-output"
     logs.mkdir(exist_ok=True)
     per_room = room_bytes()
-    with streamlit_server(logs / "bench-room.log") as (url, server):
-        result = asyncio.run(run(url, server.pid))
-    save("room_latency", {"browser_on_the_same_machine": True, **result, "bytes_per_full_room": per_room,
+    browser_cores = set(range(os.cpu_count() or 2)) - {int(SERVER_CORE)}
+    os.sched_setaffinity(0, browser_cores or {0})  # this process and its Chromium: off the server's core
+    with streamlit_server(logs / "bench-room.log", cpus=SERVER_CORE) as (url, server):
+        result = asyncio.run(run(url, server.pid, arguments.students, arguments.changes))
+    save("room_latency", {"server_cores": SERVER_CORE, "browser_cores": sorted(browser_cores), **result,
+                          "bytes_per_full_room": per_room,
                           "full_room": f"a {MAX_TEXT_CHARACTERS:,}-character text, {MAX_STUDENTS} students, "
                                        f"each with a {MAX_GUESS_CHARACTERS}-character guess"})
 

@@ -106,9 +106,9 @@ def keep_in_step(page: StreamlitPage, pages: list[StreamlitPage]) -> None:
 
 def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
     """The student's room panel, drawn on each full run, and a poll that draws nothing: every ``FOLLOW_SECONDS``
-    it asks the room for news and, only when there is some (a new scene, a question opened or closed), reruns the
-    page, whose full run switches to the teacher's scene. A quiet poll sends nothing to the browser, so twenty idle
-    students cost little."""
+    it asks the room for news and, only when there is some, starts one full run: of the teacher's scene (a new
+    text, stop or page), or of this page (a question opened or closed). A quiet poll sends nothing to the browser,
+    so twenty idle students cost little."""
     code, student = st.session_state[CODE_KEY], st.session_state[STUDENT_KEY]
     try:
         room = room_board().follow(code, student)
@@ -131,12 +131,15 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
             latest = room_board().follow(code, student)
         except RoomGone:
             st.rerun()  # the full run says so, and stops polling
-        news = latest.question != room.question or (st.session_state.get(FOLLOWING_KEY) and latest.scene is not None
-                                                    and not _shows(latest.scene, page, pages))
+        behind = st.session_state.get(FOLLOWING_KEY) and latest.scene is not None \
+            and not _shows(latest.scene, page, pages)
         asked_for, asked_at = st.session_state.get(ASKED_KEY, (None, 0.0))
-        if news and (latest.version != asked_for or time.monotonic() - asked_at > SWITCH_PATIENCE):
+        if (behind or latest.question != room.question) and \
+                (latest.version != asked_for or time.monotonic() - asked_at > SWITCH_PATIENCE):
             st.session_state[ASKED_KEY] = (latest.version, time.monotonic())  # once: a rerun asked again would
-            st.rerun()  # cancel the slow one under way. The full run switches (from a fragment it may not)
+            if behind:  # cancel the slow one under way
+                _go_to(latest.scene, page, pages)
+            st.rerun()
 
     poll()
 
@@ -150,10 +153,22 @@ def _catch_up(room: Room, page: StreamlitPage, pages: dict[str, StreamlitPage]) 
     last_scene, last_time = st.session_state.get(SWITCHED_AT_KEY, (None, 0.0))
     if room.scene == last_scene and time.monotonic() - last_time < SWITCH_PATIENCE:
         return
-    st.session_state[SWITCHED_AT_KEY] = (room.scene, time.monotonic())
-    st.session_state[PENDING_KEY] = room.scene
-    query = {"lesson": room.scene.lesson, "step": str(room.scene.step)} if room.scene.lesson else {}
-    st.switch_page(pages.get(room.scene.page, page), query_params=query)
+    _go_to(room.scene, page, pages)
+
+
+def _go_to(scene: Scene, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
+    """Show the teacher's ``scene`` in a new run: on this page, one rerun with the stop in the address (the run
+    takes the text, language and model first); on another page, a switch to it."""
+    st.session_state[SWITCHED_AT_KEY] = (scene, time.monotonic())
+    st.session_state[PENDING_KEY] = scene
+    stop = {"lesson": scene.lesson, "step": str(scene.step)} if scene.lesson else {}
+    target = pages.get(scene.page, page)
+    if target.url_path != page.url_path:
+        st.switch_page(target, query_params=stop)
+    for name in ("lesson", "step"):
+        st.query_params.pop(name, None)
+    st.query_params.update(stop)
+    st.rerun()
 
 
 def _shows(scene: Scene, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> bool:
