@@ -10,6 +10,7 @@ from explainer.lessons import LESSONS
 from tools.browser_driver import APP_IDLE, RUN_TIMEOUT, VIEWPORT, commit_prompt, screenshot, wait_for_charts
 
 PROJECTOR = {"width": 1280, "height": 720}
+CLASS_CHART_HAS = "w => [...document.querySelectorAll('.js-plotly-plot')].at(-1)?.textContent.includes(w)"
 FOLLOW_TIMEOUT = 15_000  # ms: the class follows within about two seconds; generous for a shared CPU
 
 
@@ -136,7 +137,8 @@ def test_a_room_where_three_students_follow_the_teacher_and_send_guesses(browser
             student.get_by_role("button", name="Send my guess").click()
             student.get_by_text("Your guess:").wait_for(timeout=RUN_TIMEOUT)
         teacher.get_by_text("3 guesses so far").wait_for(timeout=FOLLOW_TIMEOUT)
-        wait_for_charts(teacher)
+        wait_for_charts(teacher)  # the caption can come a moment before the chart is drawn again:
+        teacher.wait_for_function(CLASS_CHART_HAS, arg="princess", timeout=FOLLOW_TIMEOUT)
         bars = teacher.locator(".js-plotly-plot").last.text_content()  # the class's panel: one bar per guess
         screenshot(teacher, screenshots / "room-teacher-guesses.png")
         assert "king" in bars and "princess" in bars and "King" not in bars  # "King" and "king" are one guess
