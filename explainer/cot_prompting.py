@@ -109,6 +109,11 @@ def build_messages(question: str, style: str, language: str, example: WorkedExam
     raise ValueError(f"unknown prompt style {style!r}; expected one of {STYLES}")
 
 
+def messages_text(messages: list[dict[str, str]]) -> str:
+    """``messages`` as plain text, one turn after another ("user: …"), for a reader rather than a model."""
+    return "\n\n".join(f"{message['role']}: {message['content']}" for message in messages)
+
+
 def chat_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
     """``messages`` written out by the model's own chat template, the assistant's turn opened for its reply."""
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

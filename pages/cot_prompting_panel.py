@@ -7,6 +7,7 @@ cached), the tab says so and points to the first tab, whose two models were trai
 
 import logging
 
+import pandas as pd
 import streamlit as st
 
 from explainer import cot_prompting, plots
@@ -23,6 +24,7 @@ ASKED = "cot_prompting_asked"  # session state: the (model, language, question, 
 COUNT_KEY = "cot_prompting_count"  # how many bundled questions to measure
 MEASURED = "cot_prompting_measured"  # session state: the (model, language, count) measured
 COUNTS = (5, 10, 20)
+BUSY_CPU_TOKENS_PER_SECOND = 2.5  # greedy, 1 torch thread, 2 busy cores: 1.7 (SmolLM2-360M's shape), 3.0 (Qwen2.5-0.5B's)
 HIT, MISS = ":green[:material/check_circle:]", ":red[:material/cancel:]"
 
 log = logging.getLogger("explainer")
@@ -69,9 +71,9 @@ def draw_reply(reply: Reply) -> None:
     st.code(reply.text or " ", language=None, wrap_lines=True, height=260)
     mark = "" if reply.correct is None else (HIT if reply.correct else MISS) + " "
     st.markdown(mark + _("Answer read: **{answer}**").format(answer=number_text(reply.answer)))
-    cut = _(" (cut at the limit)") if not reply.finished else ""
-    st.caption(_("{tokens} new tokens{cut}, {seconds:.1f} s").format(tokens=reply.new_tokens, cut=cut,
-                                                                      seconds=reply.seconds))
+    length = (_("{tokens} new tokens, {seconds:.1f} s") if reply.finished else
+              _("{tokens} new tokens (cut at the limit), {seconds:.1f} s"))
+    st.caption(length.format(tokens=reply.new_tokens, seconds=reply.seconds))
     with st.expander(_("What the model read")):
         st.code(reply.prompt, language=None, wrap_lines=True)
 
@@ -97,6 +99,24 @@ def pick_question(language: str) -> tuple[str, float | None] | None:
         return None
 
 
+def draw_prompts_and_questions(language: str) -> None:
+    """What the three prompts say (for the first bundled question) and every bundled question with its answer:
+    readable offline too, e.g. to ask a class."""
+    questions = question_set()
+    with st.expander(_("The three prompts, and the {n} bundled questions").format(n=len(questions.questions))):
+        first = questions.questions[0].text(language)
+        for column, style in zip(st.columns(3), STYLES):
+            column.markdown(f"**{_(STYLE_NAMES[style])}**")
+            column.code(cot_prompting.messages_text(cot_prompting.build_messages(
+                first, style, language, questions.examples[language])), language=None, wrap_lines=True)
+        st.dataframe(pd.DataFrame({"question": [q.text(language) for q in questions.questions],
+                                   "answer": [int(q.answer) for q in questions.questions]}),
+                     hide_index=True, column_config={
+                         "question": st.column_config.TextColumn(_("question"), width="large"),
+                         "answer": st.column_config.NumberColumn(_("answer"), width="small")})
+        st.caption(_("Written for this app in English and Chinese (MIT licence), like the worked example."))
+
+
 def draw_measurement(model_name: str, language: str, asked: list[Reply]) -> None:
     """The button that asks the first N bundled questions three ways, and the accuracy table and chart."""
     st.subheader(_("Each way's accuracy on the bundled questions"))
@@ -105,14 +125,17 @@ def draw_measurement(model_name: str, language: str, asked: list[Reply]) -> None
     rate = cot_prompting.tokens_per_second(asked)
     replies = count * len(STYLES)
     if rate:
-        st.caption(_("{replies} replies of up to {tokens} tokens each. At the speed of the replies above ({rate:.1f} "
-                     "tokens a second on this server) that is at most {minutes:.0f} minutes; replies that stop early "
-                     "take less. The server is shared: ask for more questions only when you need them.").format(
-                         replies=replies, tokens=MAX_NEW_TOKENS, rate=rate, minutes=replies * MAX_NEW_TOKENS / rate / 60))
+        estimate = _("{replies} replies of up to {tokens} tokens each: at most {minutes:.0f} minutes at the speed of the "
+                     "replies above ({rate:.1f} tokens a second on this server). Replies that stop early take less; the "
+                     "server is shared, so ask for more questions only when you need them.")
     else:
-        st.caption(_("{replies} replies of up to {tokens} tokens each: several minutes on a CPU (one 0.5B model wrote "
-                     "2 to 3 tokens a second on a busy 2-core machine). Ask one question above first to see this "
-                     "server's speed.").format(replies=replies, tokens=MAX_NEW_TOKENS))
+        rate = BUSY_CPU_TOKENS_PER_SECOND
+        estimate = _("{replies} replies of up to {tokens} tokens each: at most {minutes:.0f} minutes at {rate:.1f} tokens "
+                     "a second (models of these sizes on one core of a busy machine; ask one question above to measure "
+                     "this server). Replies that stop early take less; the server is shared, so ask for more questions "
+                     "only when you need them.")
+    st.caption(estimate.format(replies=replies, tokens=MAX_NEW_TOKENS, rate=rate,
+                               minutes=replies * MAX_NEW_TOKENS / rate / 60))
     wanted = (model_name, language, count)
     if st.button(_("Ask {n} questions three ways").format(n=count), icon=":material/play_arrow:"):
         progress = st.progress(0.0, text=_("Starting…"))
@@ -132,20 +155,21 @@ def draw_measurement(model_name: str, language: str, asked: list[Reply]) -> None
                 for q in questions.questions[:count] for style in STYLES]
     scores = cot_prompting.scores_table(cot_prompting.score(measured))
     names = {style: _(STYLE_NAMES[style]) for style in STYLES}
-    figure_box, table_box = st.columns([3, 2])
+    figure_box, table_box = st.columns(2)
     with figure_box:
         chart(plots.prompting_accuracy_bars(scores, names), scores, "cot_prompting_accuracy",
               _("Accuracy of each way, {n} questions").format(n=count), source=plots.source_line(model_name))
     with table_box:
-        st.dataframe(scores.assign(style=[names[s] for s in scores["style"]]), hide_index=True, column_config={
-            "style": _("prompt"),
-            "questions": st.column_config.NumberColumn(_("questions")),
-            "correct": st.column_config.NumberColumn(_("right")),
-            "accuracy": st.column_config.NumberColumn(_("accuracy"), format="percent"),
-            "mean_new_tokens": st.column_config.NumberColumn(_("tokens a reply"), format="%.0f"),
-            "cut": st.column_config.NumberColumn(_("cut at the limit")),
-            "seconds": st.column_config.NumberColumn(_("seconds"), format="%.1f"),
-        })
+        st.dataframe(scores.assign(style=[names[s] for s in scores["style"]]), hide_index=True,
+                     column_order=["style", "correct", "accuracy", "mean_new_tokens", "cut"], column_config={
+                         "style": _("prompt"),
+                         "correct": st.column_config.NumberColumn(_("right")),
+                         "accuracy": st.column_config.NumberColumn(_("accuracy"), format="percent"),
+                         "mean_new_tokens": st.column_config.NumberColumn(_("tokens a reply"), format="%.0f"),
+                         "cut": st.column_config.NumberColumn(_("cut at the limit")),
+                     })
+        st.caption(_("Tokens a reply: the mean length of the replies, the price of thinking aloud. Cut at the limit: "
+                     "replies stopped at {tokens} tokens before they ended.").format(tokens=MAX_NEW_TOKENS))
     with st.expander(_("Every reply")):
         table = cot_prompting.replies_table(measured)
         st.dataframe(table, hide_index=True)
@@ -159,6 +183,7 @@ def draw_prompting() -> None:
                   "with the number only\"), with **\"Let's think step by step\"** added, and after **one worked "
                   "example** whose answer shows its steps. Its reply is greedy (the most likely token each time, so "
                   "always the same), and the answer read from it is its last number."))
+    draw_prompts_and_questions(language)
     allowed = {spec.name for spec in available_models()}
     names = [name for name in INSTRUCT_MODELS if name in allowed]
     if not names:

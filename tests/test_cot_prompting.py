@@ -85,6 +85,8 @@ def test_each_style_asks_in_its_own_way(tiny, language):
         assert (cot_prompting.DIRECT_PHRASE[language] in prompt) == (style == "direct")
     assert prompts["one_example"].index(example.question) < prompts["one_example"].index(question)
     assert STEP_PHRASE == {"en": "Let's think step by step.", "zh": "让我们一步一步地思考。"}
+    shown = cot_prompting.messages_text(cot_prompting.build_messages(question, "one_example", language, example))
+    assert shown == f"user: {example.question}\n\nassistant: {example.solution}\n\nuser: {question}"
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "x" * 301, "2 + 2\x00?", "what\u202e is 2 + 2?"])
@@ -233,6 +235,8 @@ def test_offline_the_panel_says_so_and_points_to_the_first_tab(no_hub, language,
     assert not app.exception
     assert len(app.info) == 1 and says in app.info[0].value
     assert not app.button  # nothing to run
+    assert len(app.dataframe[0].value) == len(QUESTIONS.questions)  # the questions and prompts can still be read
+    assert STEP_PHRASE[language] in app.code[1].value
     if language == "en":
         assert "first tab" in app.info[0].value
 
@@ -250,13 +254,13 @@ def test_online_the_panel_shows_three_replies_and_measures_them(tiny, monkeypatc
     assert not app.exception
     question = QUESTIONS.questions[2]
     expected = [cot_prompting.ask(tiny, question.en, style, "en", QUESTIONS.examples["en"], 26.0) for style in STYLES]
-    shown = [block.value.strip() for block in app.code]  # each reply, then the prompt it answered
+    shown = [block.value.strip() for block in app.code][3:]  # after the three prompts: each reply, then what it read
     assert shown == [text.strip() for reply in expected for text in (reply.text or " ", reply.prompt)]
     app.button[1].click().run()  # measure 5 questions three ways
     assert not app.exception
     measured = [cot_prompting.ask(tiny, q.en, style, "en", QUESTIONS.examples["en"], q.answer)
                 for q in QUESTIONS.questions[:5] for style in STYLES]
-    table = app.dataframe[0].value
+    table = app.dataframe[1].value  # after the bundled questions
     assert list(table["correct"]) == [s.correct for s in cot_prompting.score(measured)]
     assert list(table["questions"]) == [5, 5, 5]
 
