@@ -1,0 +1,336 @@
+"""Chain of thought, measured: two tiny GPTs learn the remainder of an 8-digit number divided by 7, one answering at
+once, one writing its intermediate steps first (a scratchpad): long division's running remainders.
+
+The task, for 35829417 (35829417 = 7 × 5118488 + 1)::
+
+    direct:  35829417=1
+    steps:   35829417=3,0,1,5,3,6,5,1=1     (the remainder of 3, 35, 358, 3582, ... divided by 7; the last is the answer)
+
+Both models read the number and ``=`` and write the rest, one character at a time, ending with ``<eos>``; the
+answer is what follows the last ``=``. Every character is one token.
+
+Why steps can help: a transformer does a fixed amount of computation per token it writes (one pass through its
+layers). The direct model must settle the remainder of the whole number inside the one pass that writes it. Each
+step of the other is one small move of long division, (10 × the last remainder + the next digit) mod 7, and reads
+the last remainder back through attention.
+
+Everything random draws from a private ``random.Random(seed)`` or ``torch.Generator``: the same seed gives the
+same problems, the same held-out set and the same batches on any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from explainer.architectures import architecture_of
+from explainer.i18n import N_, _
+from explainer.models import EMBEDDED_DIR, LoadedModel, ModelSpec, from_folder
+from explainer.training.loop import IGNORE_INDEX, TrainingSettings, train
+
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "data" / "chain_of_thought" / "results.json"
+
+SEED = 1337
+EOS = "<eos>"
+VOCABULARY = (EOS, *"0123456789", ",", "=")  # token id = index; <eos> also pads
+DIGITS = 8  # of every number
+DIVISOR = 7
+HELD_OUT = 1000  # problems never trained on (of 10⁸)
+CONTEXT = 32  # the longest: "35829417=3,0,5,2,2,5,2,1=1" and <eos>, 27 tokens
+STYLES = ("direct", "steps")  # the two models, in the order they train
+STYLE_NAMES = {"direct": N_("direct answer"), "steps": N_("steps first")}
+MODEL_NAMES = {"direct": "tiny-cot-direct", "steps": "tiny-cot-steps"}  # their folders in models/
+MAX_INPUT_CHARACTERS = 40
+
+
+@dataclass(frozen=True)
+class Problem:
+    digits: tuple[int, ...]  # DIGITS digits, 0 to 9 (leading zeros allowed)
+
+    @property
+    def number(self) -> int:
+        return int("".join(map(str, self.digits)))
+
+    @property
+    def prompt(self) -> str:
+        """What the model reads before it writes: ``35829417=``."""
+        return "".join(map(str, self.digits)) + "="
+
+    @property
+    def answer(self) -> int:
+        return self.number % DIVISOR
+
+    def steps(self) -> list[int]:
+        """Long division's running remainders: of the first 1, 2, ... digits divided by 7; the last is the answer."""
+        remainders, remainder = [], 0
+        for digit in self.digits:
+            remainder = (10 * remainder + digit) % DIVISOR
+            remainders.append(remainder)
+        return remainders
+
+    def target(self, style: str) -> str:
+        """What the model of ``style`` should write after the prompt (without <eos>)."""
+        if style == "direct":
+            return str(self.answer)
+        return ",".join(map(str, self.steps())) + f"={self.answer}"
+
+
+def split_problems(seed: int = SEED, held_out: int = HELD_OUT) -> tuple[set[int], list[Problem]]:
+    """(the numbers never to train on, the held-out problems in order): ``held_out`` numbers drawn with
+    ``random.Random(seed)`` from all 10⁸."""
+    numbers = set(random.Random(seed).sample(range(10 ** DIGITS), held_out))
+    return numbers, [Problem(tuple(int(d) for d in f"{n:0{DIGITS}d}")) for n in sorted(numbers)]
+
+
+def parse_problem(text: str) -> Problem:
+    """Read an 8-digit number (spaces allowed between digits); raise ``ValueError`` with a message for the learner."""
+    text = (text or "")[: MAX_INPUT_CHARACTERS + 1]
+    if not text.strip():
+        raise ValueError(_("Type a number of {n} digits, such as 35829417.").format(n=DIGITS))
+    digits = text.replace(" ", "")
+    if len(text) > MAX_INPUT_CHARACTERS or not re.fullmatch(f"[0-9]{{{DIGITS}}}", digits):
+        raise ValueError(_("Write exactly {n} digits (0 to 9), such as 35829417; spaces are allowed, nothing "
+                           "else.").format(n=DIGITS))
+    return Problem(tuple(int(d) for d in digits))
+
+
+# ---------------------------------------------------------------- tokenizer and models
+
+
+def character_tokenizer() -> PreTrainedTokenizerFast:
+    """One token per character of ``VOCABULARY``; saved with ``save_pretrained``, read back by ``AutoTokenizer``."""
+    core = Tokenizer(models.WordLevel({token: i for i, token in enumerate(VOCABULARY)}, unk_token=EOS))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("<eos>|."), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS, pad_token=EOS, bos_token=EOS,
+                                   model_max_length=CONTEXT)
+
+
+def new_model(seed: int, layers: int = 3, heads: int = 4, dims: int = 128) -> GPT2LMHeadModel:
+    """A small GPT-2 without dropout, its weights drawn from ``torch.Generator(seed)``."""
+    config = GPT2Config(vocab_size=len(VOCABULARY), n_positions=CONTEXT, n_embd=dims, n_layer=layers, n_head=heads,
+                        bos_token_id=0, eos_token_id=0, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    config._attn_implementation = "eager"
+    model = GPT2LMHeadModel(config)
+    architecture_of(config).initialize(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+def load_trained(style: str) -> LoadedModel:
+    """The model of ``style`` trained by ``scripts/train_chain_of_thought.py``, loaded like every embedded model
+    (``explainer.models.from_folder``: safetensors, eager attention, eval mode)."""
+    spec = ModelSpec(MODEL_NAMES[style], "causal", STYLE_NAMES[style], embedded=True)
+    tokenizer, model, kind = from_folder(spec, EMBEDDED_DIR / spec.name)
+    return LoadedModel(spec, tokenizer, model)
+
+
+def load_results(path: Path = RESULTS_FILE) -> dict:
+    """What the training script measured (see ``scripts/train_chain_of_thought.py``)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def encode(text: str) -> list[int]:
+    """Token ids of a text made of ``VOCABULARY`` characters."""
+    return [VOCABULARY.index(character) for character in text]
+
+
+def training_batches(held_out: set[int], style: str, batch_size: int, generator: torch.Generator):
+    """A batch sampler for ``explainer.training.loop.train``: random problems (never a held-out one), each
+    ``prompt + target + <eos>``, padded with <eos> to the batch's longest.
+
+    Returns {"input_ids" (B, T), "labels" (B, T)}; the labels are -100 on the prompt and the padding, so the loss is
+    only over what the model writes (its target and <eos>). Both splits draw training problems: the held-out
+    problems are measured by ``accuracy`` instead, by generating.
+    """
+
+    def sample(split: str) -> dict[str, torch.Tensor]:
+        rows = []
+        while len(rows) < batch_size:
+            problem = Problem(tuple(torch.randint(0, 10, (DIGITS,), generator=generator).tolist()))
+            if problem.number not in held_out:
+                rows.append((encode(problem.prompt), encode(problem.target(style)) + [0]))
+        width = max(len(prompt) + len(written) for prompt, written in rows)
+        ids = torch.zeros((batch_size, width), dtype=torch.long)  # <eos> pads
+        labels = torch.full((batch_size, width), IGNORE_INDEX)
+        for row, (prompt, written) in enumerate(rows):
+            ids[row, : len(prompt) + len(written)] = torch.tensor(prompt + written)
+            labels[row, len(prompt): len(prompt) + len(written)] = torch.tensor(written)
+        return {"input_ids": ids, "labels": labels}
+
+    return sample
+
+
+def tokens_per_example(style: str, problems: list[Problem]) -> float:
+    """The mean number of tokens one example of ``style`` has (prompt, target, <eos>), before padding."""
+    return float(np.mean([len(p.prompt) + len(p.target(style)) + 1 for p in problems]))
+
+
+# ---------------------------------------------------------------- answering
+
+
+@dataclass
+class Answer:
+    """One model's greedy answer to one problem, token by token."""
+
+    problem: Problem
+    prompt_tokens: list[str]  # the problem, as read
+    tokens: list[str]  # what the model wrote, <eos> included when it stopped
+    probabilities: list[float]  # the probability the model gave each written token when it chose it
+    attention: np.ndarray  # (layers, heads, W, P + W): from each written token (row) to every token so far
+    text: str  # the written tokens without <eos>
+
+    @property
+    def answer_text(self) -> str:
+        """What follows the last ``=``."""
+        return self.text.rsplit("=", 1)[-1]
+
+    @property
+    def correct(self) -> bool:
+        return self.answer_text == str(self.problem.answer)
+
+    @property
+    def answer_positions(self) -> list[int]:
+        """Indices, within ``tokens``, of the answer's digits."""
+        start = len(self.text) - len(self.answer_text)
+        return list(range(start, len(self.text)))
+
+
+@torch.no_grad()
+def answer(model: GPT2LMHeadModel, problem: Problem, max_tokens: int | None = None) -> Answer:
+    """Let ``model`` write greedily after ``problem.prompt`` until <eos> (or the context is full).
+
+    Each new token costs one full pass through the model over everything so far (no cache, for plainness); the
+    pass also gives the token's probability and its attention to every earlier token.
+    """
+    device = next(model.parameters()).device
+    ids = torch.tensor([encode(problem.prompt)], device=device)  # (1, P)
+    prompt_length = ids.shape[1]
+    budget = min(max_tokens or CONTEXT, CONTEXT - prompt_length)
+    probabilities, rows = [], []
+    for _step in range(budget):
+        output = model(input_ids=ids, output_attentions=True)
+        distribution = torch.softmax(output.logits[0, -1].float(), dim=-1)  # (V,)
+        chosen = int(distribution.argmax())
+        probabilities.append(float(distribution[chosen]))
+        rows.append(torch.stack([layer[0, :, -1] for layer in output.attentions]).cpu().numpy())  # (L, H, T)
+        ids = torch.cat([ids, torch.tensor([[chosen]], device=device)], dim=1)  # (1, T + 1)
+        if chosen == 0:
+            break
+    written = ids[0, prompt_length:].tolist()
+    width = ids.shape[1] - 1  # the last written token is read by no pass
+    attention = np.zeros((rows[0].shape[0], rows[0].shape[1], len(rows), width), dtype=np.float32)
+    for i, row in enumerate(rows):
+        attention[:, :, i, : row.shape[-1]] = row
+    tokens = [VOCABULARY[i] for i in written]
+    return Answer(problem, list(problem.prompt), tokens, probabilities, attention,
+                  "".join(t for t in tokens if t != EOS))
+
+
+def answer_attention(result: Answer, layer: int | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+    """The attention of the passes that wrote the answer's digits, mean over heads (and over layers when ``layer``
+    is None): (matrix (A, K), row labels, column labels).
+
+    The pass that wrote token i reads the token just before it: row r is labelled with that token, and its columns
+    are every token up to it. K = the prompt and the written tokens before the last answer digit, so
+    ``explainer.plots.attention_rows`` draws it as it is.
+    """
+    positions = result.answer_positions
+    everything = result.prompt_tokens + result.tokens
+    width = len(result.prompt_tokens) + positions[-1]
+    rows = result.attention[:, :, positions, :width]  # (L, H, A, K)
+    matrix = rows.mean(axis=(0, 1)) if layer is None else rows[layer].mean(axis=0)  # (A, K)
+    return matrix, everything[width - len(positions): width], everything[:width]
+
+
+@torch.no_grad()
+def accuracy(model: GPT2LMHeadModel, problems: list[Problem], style: str, batch_size: int = 500) -> float:
+    """The share of ``problems`` whose greedy answer is exactly right, generated in batches.
+
+    Every prompt has the same length, so a batch needs no padding: each pass appends every row's most likely token.
+    A row that has written <eos> keeps appending <eos>, which leaves its text unchanged.
+    """
+    device = next(model.parameters()).device
+    right = 0
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start: start + batch_size]
+        ids = torch.tensor([encode(p.prompt) for p in chunk], device=device)  # (B, P)
+        prompt_length = ids.shape[1]
+        finished = torch.zeros(len(chunk), dtype=torch.bool, device=device)
+        while ids.shape[1] < CONTEXT and not finished.all():
+            following = model(input_ids=ids).logits[:, -1].argmax(dim=-1)  # (B,)
+            following = torch.where(finished, torch.zeros_like(following), following)
+            finished |= following == 0
+            ids = torch.cat([ids, following[:, None]], dim=1)  # (B, T + 1)
+        for problem, row in zip(chunk, ids[:, prompt_length:].tolist()):
+            text = "".join(VOCABULARY[i] for i in row).split(EOS)[0]
+            right += text.rsplit("=", 1)[-1] == str(problem.answer)
+    return right / len(problems)
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What both models share: the architecture, the steps, the batch of problems, the learning rate, the seed."""
+
+    steps: int = 1500
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    layers: int = 2
+    heads: int = 4
+    dims: int = 64
+    seed: int = SEED
+
+    def settings(self, max_seconds: float = float("inf")) -> TrainingSettings:
+        return TrainingSettings(max_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                min_learning_rate=self.learning_rate / 20, warmup_steps=min(200, self.steps // 10),
+                                weight_decay=0.01, eval_every=max(50, self.steps // 10), eval_batches=2,
+                                max_seconds=max_seconds)
+
+
+def train_one(style: str, recipe: Recipe, held_out: set[int], should_stop=None, on_step=None,
+              max_seconds: float = float("inf")) -> tuple[GPT2LMHeadModel, float, int]:
+    """Train the ``style`` model; return (model in eval mode, seconds, steps done). Both styles start from the same
+    weights and draw the same problems in the same order."""
+    model = new_model(recipe.seed, recipe.layers, recipe.heads, recipe.dims)
+    batches = training_batches(held_out, style, recipe.batch_size, torch.Generator().manual_seed(recipe.seed))
+    started = time.perf_counter()
+    result = train(model, batches, recipe.settings(max_seconds), should_stop=should_stop, on_step=on_step)
+    return model.eval(), time.perf_counter() - started, result.steps
+
+
+@dataclass
+class ChainOfThoughtRun:
+    """A short live run for the job board: train both models with ``recipe``, one after the other, then measure
+    each on ``sample`` held-out problems."""
+
+    recipe: Recipe = Recipe(steps=300, batch_size=32)
+    sample: int = 200
+    models: dict[str, GPT2LMHeadModel] = field(default_factory=dict)
+    accuracies: dict[str, float] = field(default_factory=dict)
+    title: str = N_("direct vs steps, small")
+
+    @property
+    def max_steps(self) -> int:
+        return self.recipe.steps * len(STYLES)
+
+    def execute(self, job) -> None:
+        numbers, held_out = split_problems(self.recipe.seed)
+        for index, style in enumerate(STYLES):
+            offset = index * self.recipe.steps
+            model, _seconds, _steps = train_one(style, self.recipe, numbers, should_stop=job.should_stop,
+                                                on_step=lambda step, loss, offset=offset: job.on_step(offset + step))
+            if job.should_stop():
+                return
+            self.models[style] = model
+            self.accuracies[style] = accuracy(model, held_out[: self.sample], style)

@@ -1,0 +1,81 @@
+"""Train the two chain-of-thought models on CPU, one thread, with a fixed seed; measure them on held-out problems.
+
+    python scripts/train_chain_of_thought.py             # both models, a few minutes each on one thread
+    python scripts/train_chain_of_thought.py --steps 300  # a quick, weaker rebuild
+
+Writes models/tiny-cot-direct/ and models/tiny-cot-steps/ (GPT2LMHeadModel, fp16 safetensors, a character
+tokenizer that AutoTokenizer reads) and data/chain_of_thought/results.json: each model's held-out accuracy,
+parameters, bytes, training seconds and tokens seen, with the recipe, the seed, the machine and this command.
+The accuracies are measured on the weights as saved (fp16), loaded back the way the app loads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+
+import torch
+
+from explainer import chain_of_thought as cot
+from explainer.models import EMBEDDED_DIR
+
+EXAMPLE = cot.Problem((3, 5, 8, 2, 9, 4, 1, 7))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=cot.Recipe.steps)
+    parser.add_argument("--seed", type=int, default=cot.SEED)
+    arguments = parser.parse_args()
+    torch.set_num_threads(1)
+    recipe = cot.Recipe(steps=arguments.steps, seed=arguments.seed)
+    numbers, held_out = cot.split_problems(recipe.seed)
+    report = {
+        "task": f"the remainder of an {cot.DIGITS}-digit number divided by {cot.DIVISOR}",
+        "formats": {style: EXAMPLE.prompt + EXAMPLE.target(style) for style in cot.STYLES},
+        "equalised": "architecture, initial weights, training steps, batch size (problems per step), learning "
+                     "schedule, seed and the problems drawn in each batch; not tokens: the steps model's examples "
+                     "are longer",
+        "recipe": vars(recipe),
+        "architecture": {"family": "GPT2LMHeadModel", "layers": recipe.layers, "heads": recipe.heads, "dims": recipe.dims,
+                         "context": cot.CONTEXT, "vocabulary": len(cot.VOCABULARY)},
+        "seed": recipe.seed,
+        "held_out_problems": len(held_out),
+        "held_out_rule": f"{cot.HELD_OUT} problems drawn by random.Random(seed) from all 10^{cot.DIGITS}; never in training",
+        "models": {},
+        "command": shlex.join(["python", "scripts/train_chain_of_thought.py", *sys.argv[1:]]),
+        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, torch {torch.__version__}, 1 thread",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    tokenizer = cot.character_tokenizer()
+    for style in cot.STYLES:
+        model, seconds, steps = cot.train_one(style, recipe, numbers)
+        folder = EMBEDDED_DIR / cot.MODEL_NAMES[style]
+        model.half().save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        loaded = cot.load_trained(style).model  # the fp16 weights, as the app reads them
+        answers = [cot.answer(loaded, problem) for problem in held_out[:3]]
+        report["models"][style] = {
+            "folder": f"models/{cot.MODEL_NAMES[style]}",
+            "held_out_accuracy": cot.accuracy(loaded, held_out, style),
+            "parameters": sum(p.numel() for p in loaded.parameters()),
+            "bytes": (folder / "model.safetensors").stat().st_size,
+            "training_seconds": round(seconds, 1),
+            "steps": steps,
+            "tokens_seen": round(steps * recipe.batch_size * cot.tokens_per_example(style, held_out)),
+            "tokens_seen_how": "problems seen × mean tokens per problem (number, =, what it writes, <eos>) over the "
+                               "held-out problems; padding not counted",
+            "tokens_written_per_answer": cot.tokens_per_example(style, held_out) - len(held_out[0].prompt),
+            "examples": {a.problem.prompt: a.text for a in answers},
+        }
+        print(style, json.dumps(report["models"][style]), flush=True)
+    cot.RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    cot.RESULTS_FILE.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
