@@ -17,6 +17,11 @@ new class here.
   Pre-norm with RMSNorm: x = ``input_layernorm(h)``; ``q_proj``, ``k_proj``,
   ``v_proj``, where groups of query heads share one key and value head;
   W_O is ``self_attn.o_proj``. Final norm ``norm``, then ``lm_head``.
+- Marian (MarianMT): seq2seq, an encoder–decoder that translates. The encoder
+  reads the source both ways; the decoder reads its own output so far
+  (causal) and, in every layer, the encoder's output (cross-attention).
+  Fixed sinusoidal positions; the three attentions come back from the model
+  as ``encoder_attentions``, ``decoder_attentions`` and ``cross_attentions``.
 
 Shapes: T = tokens, D = hidden size, H = heads, d_k = D / H, V = vocabulary.
 """
@@ -33,7 +38,7 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from explainer.i18n import N_, _
 
-ModelKind = Literal["causal", "masked"]
+ModelKind = Literal["causal", "masked", "seq2seq"]  # seq2seq: an encoder–decoder
 PositionScheme = Literal["learned", "rotary", "other"]
 
 
@@ -298,8 +303,28 @@ class Llama(Architecture):
         return Readout(model.model.norm, model.lm_head, last_state_normed=True)
 
 
+class Marian(Architecture):
+    """MarianMT: the encoder–decoder of the Helsinki-NLP translation models and of tiny-translate-numbers."""
+
+    family = "marian"
+    position_scheme = "other"  # fixed sinusoids added to the input, not a learned table
+
+    @property
+    def kind(self) -> ModelKind:
+        return "seq2seq"
+
+    def initialize(self, model, generator: torch.Generator) -> None:
+        """Every matrix N(0, init_std²) from ``generator``; the sinusoidal position tables are fixed, not drawn, and
+        biases stay 0 and LayerNorm gains 1, as the constructor leaves them."""
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():  # the shared token table is drawn once
+                if parameter.dim() >= 2 and "embed_positions" not in name:
+                    parameter.normal_(0.0, self.config.init_std, generator=generator)
+
+
 FAMILIES: dict[str, type[Architecture]] = {
     "gpt2": GPT2,
+    "marian": Marian,
     "bert": Bert,
     **dict.fromkeys(("llama", "qwen2"), Llama),
 }

@@ -25,7 +25,14 @@ from urllib.parse import urlparse
 import torch
 from huggingface_hub import hf_hub_download, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from explainer.architectures import Architecture, ModelKind, UnknownArchitecture, architecture_of
@@ -36,6 +43,11 @@ EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "models"
 EMBEDDED_GPT = "tiny-gpt-austen"
 EMBEDDED_BERT = "tiny-bert-austen"
 EMBEDDED_ZH = "tiny-gpt-zh"  # bilingual: Chinese news and reviews, and some Austen
+EMBEDDED_TRANSLATOR = "tiny-translate-numbers"  # encoder–decoder: Arabic numerals ↔ Chinese numerals
+HUB_TRANSLATOR = "Helsinki-NLP/opus-mt-en-zh"
+LANGUAGE_MODELS: tuple[ModelKind, ...] = ("causal", "masked")  # what the sidebar's pages explain
+TRANSLATORS: tuple[ModelKind, ...] = ("seq2seq",)  # what the translation page explains
+MODEL_CLASSES = {"causal": AutoModelForCausalLM, "masked": AutoModelForMaskedLM, "seq2seq": AutoModelForSeq2SeqLM}
 DEFAULT_MODEL = EMBEDDED_GPT
 ALLOWLIST_VARIABLE = "EXPLAINER_ALLOWED_MODELS"
 HUB_PROBE_SECONDS = 3.0
@@ -43,7 +55,7 @@ MAX_PARAMETERS_VARIABLE = "EXPLAINER_MAX_MODEL_PARAMETERS"
 CPU_MAX_PARAMETERS = 1_000_000_000  # 4 GB of fp32 weights: Qwen2.5-0.5B fits, a 7B model does not
 GPU_MAX_PARAMETERS = 4_000_000_000
 HUB_FILES = ["config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json",
-             "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "*.model"]  # never *.bin
+             "tokenizer*", "vocab*", "merges.txt", "special_tokens_map.json", "*.model", "*.spm"]  # never *.bin
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -76,6 +88,9 @@ REGISTRY: dict[str, ModelSpec] = {
                   N_("SmolLM2 tuned to follow instructions (chat), 362M parameters (hub)")),
         ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", "causal",
                   N_("Qwen2.5 tuned to follow instructions (chat), Chinese and English, 494M parameters (hub)")),
+        ModelSpec(EMBEDDED_TRANSLATOR, "seq2seq",
+                  N_("2+2-layer MarianMT trained here: Arabic numerals ↔ Chinese numerals (embedded)"), True),
+        ModelSpec(HUB_TRANSLATOR, "seq2seq", N_("MarianMT English → Chinese by Helsinki-NLP, 77M parameters (hub)")),
     )
 }
 
@@ -119,10 +134,11 @@ def allowed_names() -> list[str] | None:
     return [name.strip() for name in raw.split(",") if name.strip()] if raw else None
 
 
-def available_models() -> list[ModelSpec]:
-    """Return the registry entries the allowlist permits, embedded ones first."""
+def available_models(kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> list[ModelSpec]:
+    """Return the registry entries of ``kinds`` that the allowlist permits, embedded ones first."""
     allowed = allowed_names()
-    return [spec for spec in REGISTRY.values() if allowed is None or spec.name in allowed or spec.embedded]
+    return [spec for spec in REGISTRY.values()
+            if spec.kind in kinds and (allowed is None or spec.name in allowed or spec.embedded)]
 
 
 def resolve(name: str, registry_only: bool = False) -> ModelSpec:
@@ -169,34 +185,42 @@ def max_parameters() -> int:
     return int(float(os.environ.get(MAX_PARAMETERS_VARIABLE, default)))
 
 
-def load_model(name: str, registry_only: bool = False) -> LoadedModel:
+def load_model(name: str, registry_only: bool = False, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> LoadedModel:
     """Load a registry model or hub id; return it ready for analysis.
 
     Raises ``ModelUnavailable`` with a message for the user when the model is
     not allowed, cannot be reached (no hub within a few seconds), needs remote
     code, has no safetensors weights, is larger than ``max_parameters()``, or
-    is not a causal or masked language model.
+    is not of ``kinds`` (by default a causal or masked language model; the
+    translation page asks for ``TRANSLATORS``).
     """
     spec = resolve(name, registry_only)
+    if spec.name in REGISTRY and spec.kind not in kinds:
+        raise ModelUnavailable(_wrong_kind(spec.name, spec.kind))
     if spec.embedded:
         folder = Path(spec.source)
     else:
         try:  # already in the local Hugging Face cache?
-            folder = _hub_snapshot(spec.name, local_files_only=True)
+            folder = _hub_snapshot(spec.name, local_files_only=True, kinds=kinds)
         except LocalEntryNotFoundError:
             if not hub_reachable():
-                raise HubUnreachable(
-                    _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
-                      "The embedded models ({gpt}, {bert}) work offline.").format(
-                        name=spec.name, gpt=EMBEDDED_GPT, bert=EMBEDDED_BERT)
-                ) from None
+                raise HubUnreachable(_offline_message(spec.name, kinds)) from None
             try:
-                folder = _hub_snapshot(spec.name, local_files_only=False)
+                folder = _hub_snapshot(spec.name, local_files_only=False, kinds=kinds)
             except OSError:
                 raise ModelUnavailable(
                     _("`{name}` could not be downloaded from the Hugging Face hub.").format(name=spec.name)) from None
-    tokenizer, model, kind = from_folder(spec, folder)
+    tokenizer, model, kind = from_folder(spec, folder, kinds)
     return LoadedModel(replace(spec, kind=kind), tokenizer, model)
+
+
+def _offline_message(name: str, kinds: tuple[ModelKind, ...]) -> str:
+    """Why a hub model cannot be had offline, and which embedded models of ``kinds`` can."""
+    if kinds == TRANSLATORS:
+        return _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
+                 "The model trained here, {embedded}, works offline.").format(name=name, embedded=EMBEDDED_TRANSLATOR)
+    return _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
+             "The embedded models ({gpt}, {bert}) work offline.").format(name=name, gpt=EMBEDDED_GPT, bert=EMBEDDED_BERT)
 
 
 def load_tokenizer(name: str):
@@ -208,14 +232,14 @@ def load_tokenizer(name: str):
         return None
 
 
-def _hub_snapshot(repo_id: str, local_files_only: bool) -> Path:
+def _hub_snapshot(repo_id: str, local_files_only: bool, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> Path:
     """Return the folder, inside the Hugging Face cache, that holds ``repo_id``'s config, safetensors and tokenizer.
 
     The config comes first and is checked (remote code, size, kind) before any weights are fetched.
     Raises ``LocalEntryNotFoundError`` when ``local_files_only`` and the model is not (wholly) in the cache.
     """
     config_file = Path(hf_hub_download(repo_id, "config.json", local_files_only=local_files_only))
-    _checked_config(repo_id, config_file.parent)
+    _checked_config(repo_id, config_file.parent, kinds)
     folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=local_files_only))
     if not any(folder.glob("*.safetensors")):
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt*")) or not local_files_only:
@@ -225,16 +249,16 @@ def _hub_snapshot(repo_id: str, local_files_only: bool) -> Path:
     return folder
 
 
-def _checked_config(repo_id: str, folder: Path):
-    """Return the model's config, or refuse it: remote code, too many parameters, or not a language model."""
+def _checked_config(repo_id: str, folder: Path, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS):
+    """Return the model's config, or refuse it: remote code, too many parameters, or not of ``kinds``."""
     declared = json.loads((folder / "config.json").read_text())
     if "auto_map" in declared or declared.get("model_type") not in CONFIG_MAPPING:
         raise ModelUnavailable(_("`{name}` needs its own code from the hub (trust_remote_code), which this app "
                                  "never runs. Choose a model that transformers supports as it is.").format(name=repo_id))
     config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    kind = _kind_of(config)
+    kind = _kind_of(config, kinds)
     with torch.device("meta"):  # builds the model's shape without allocating a single weight
-        shape = (AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM).from_config(config)
+        shape = MODEL_CLASSES[kind].from_config(config)
     parameters = sum(p.numel() for p in shape.parameters())
     if parameters > max_parameters():
         raise ModelUnavailable(
@@ -245,13 +269,13 @@ def _checked_config(repo_id: str, folder: Path):
     return config
 
 
-def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel, ModelKind]:
+def from_folder(spec: ModelSpec, folder: Path,
+                kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> tuple[object, PreTrainedModel, ModelKind]:
     """The one place that calls ``from_pretrained``, on a folder: safetensors only, no remote code; the model is
     put on ``runtime.device()``."""
     common = {"local_files_only": True, "trust_remote_code": False}
-    kind = _kind_of(AutoConfig.from_pretrained(folder, **common))
-    model_class = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-    model = model_class.from_pretrained(
+    kind = _kind_of(AutoConfig.from_pretrained(folder, **common), kinds)
+    model = MODEL_CLASSES[kind].from_pretrained(
         folder, dtype=torch.float32, attn_implementation="eager", use_safetensors=True, **common
     )
     tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, **common)
@@ -259,9 +283,21 @@ def from_folder(spec: ModelSpec, folder: Path) -> tuple[object, PreTrainedModel,
     return tokenizer, model, kind
 
 
-def _kind_of(config) -> ModelKind:
-    """'causal' or 'masked', as the model's architecture says; ``ModelUnavailable`` for anything else."""
+def _kind_of(config, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> ModelKind:
+    """'causal', 'masked' or 'seq2seq', as the model's architecture says; ``ModelUnavailable`` when it is not one
+    of ``kinds``."""
     try:
-        return architecture_of(config).kind
+        kind = architecture_of(config).kind
     except UnknownArchitecture as error:
         raise ModelUnavailable(str(error)) from None
+    if kind not in kinds:
+        raise ModelUnavailable(_wrong_kind(" ".join(config.architectures or [config.model_type]), kind))
+    return kind
+
+
+def _wrong_kind(name: str, kind: ModelKind) -> str:
+    """Why a model of ``kind`` is refused where it was asked for: a message for the user."""
+    if kind == "seq2seq":
+        return _("`{name}` is a translation model (an encoder–decoder): open it on the page "
+                 "“Translation: encoder and decoder”.").format(name=name)
+    return _("`{name}` is a language model, not a translation model (an encoder–decoder).").format(name=name)
