@@ -121,12 +121,16 @@ FIGURES = {  # every public figure builder, called with small data
     "fine_tuning_curves": lambda: plots.fine_tuning_curves(
         pd.DataFrame({"start": ["fine-tuned"] * 2 + ["from scratch"] * 2, "step": [0, 10] * 2,
                       "test_accuracy": [0.5, 0.9, 0.5, 0.6], "test_loss": [0.7, 0.3, 0.7, 0.6]})),
+    "cross_attention_heatmap": lambda: plots.cross_attention_heatmap(
+        RNG.dirichlet(np.ones(T), size=3), TOKENS[:3], TOKENS, "<b>Cross-attention</b>"),
+    "beam_probability_bars": lambda: plots.beam_probability_bars(TOKENS[:3] + [""], [0.6, 0.2, 0.1, 0.01]),
 }
 # the builders given token strings (or names) with markup
 ESCAPED = {"attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows", "vector_strip", "key_bars",
            "embedding_strips", "token_map_scatter", "similarity_heatmap", "distribution_bars", "logit_bars",
            "guess_bars", "class_and_model_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
-           "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars", "prompting_accuracy_bars"}
+           "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars", "prompting_accuracy_bars",
+           "cross_attention_heatmap", "beam_probability_bars"}
 DIVERGING = go.Heatmap(colorscale=style.VECTOR_SCALE).colorscale
 
 

@@ -119,3 +119,8 @@ __all__ += ["class_and_model_bars"]
 from explainer.plots.cot_prompting import STYLE_COLOURS, prompting_accuracy_bars  # noqa: E402
 
 __all__ += ["prompting_accuracy_bars", "STYLE_COLOURS"]
+
+# Translation with an encoder–decoder
+from explainer.plots.translation import beam_probability_bars, cross_attention_heatmap  # noqa: E402
+
+__all__ += ["cross_attention_heatmap", "beam_probability_bars"]
