@@ -27,6 +27,7 @@ DIRECTION = "translation_direction"  # session state: the direction picker
 SOURCE = "translation_source"  # session state: the text box
 EXAMPLES = {translation.TO_CHINESE: "30512", translation.TO_ARABIC: "三万零五百一十二"}
 MAX_HUB_CHARACTERS = 200  # of an English sentence for the hub model
+MAX_HUB_NEW_TOKENS = 160  # its translation's tokens at most
 log = logging.getLogger("explainer")
 DECODINGS = {"greedy": N_("greedy"), "beam": N_("beam search, {beams} beams")}
 
@@ -50,15 +51,15 @@ def translator_problem(name: str, language: str) -> str | None:
 
 
 @st.cache_data(max_entries=128, show_spinner=lazy(N_("Translating…")))
-def cached_translation(name: str, source: str, num_beams: int) -> translation.Translation:
+def cached_translation(name: str, source: str, num_beams: int, max_new_tokens: int) -> translation.Translation:
     loaded = _cached_translator(name)
-    return translation.translate(loaded.model, loaded.tokenizer, source, num_beams)
+    return translation.translate(loaded.model, loaded.tokenizer, source, num_beams, max_new_tokens)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def cached_beams(name: str, source: str) -> list[translation.Beam]:
+def cached_beams(name: str, source: str, max_new_tokens: int) -> list[translation.Beam]:
     loaded = _cached_translator(name)
-    return translation.beams(loaded.model, loaded.tokenizer, source)
+    return translation.beams(loaded.model, loaded.tokenizer, source, translation.BEAMS, max_new_tokens)
 
 
 def _set_example() -> None:
@@ -108,8 +109,9 @@ else:
         st.stop()
     source, right = text, None
 
-greedy = cached_translation(name, source, 1)
-found = cached_beams(name, source)
+longest = translation.MAX_NEW_TOKENS if numbers else MAX_HUB_NEW_TOKENS
+greedy = cached_translation(name, source, 1, longest)
+found = cached_beams(name, source, longest)
 st.subheader(_("The translations"))
 first, second = st.columns(2)
 with first:
@@ -150,7 +152,7 @@ decodings = list(DECODINGS)
 pick_decoding, pick_layer, pick_head = st.columns(3)
 decoding = pick_decoding.selectbox(_("Output"), decodings, key="translation_decoding", format_func=labelled(
     decodings, lambda d: _(DECODINGS[d]).format(beams=translation.BEAMS)))
-shown = greedy if decoding == "greedy" else cached_translation(name, source, translation.BEAMS)
+shown = greedy if decoding == "greedy" else cached_translation(name, source, translation.BEAMS, longest)
 layers = min(len(shown.encoder_attention), len(shown.cross_attention))
 if st.session_state.get("translation_layer") not in range(layers):  # start at the last layer: the clearest
     st.session_state["translation_layer"] = layers - 1

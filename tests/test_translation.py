@@ -208,6 +208,7 @@ def test_the_shipped_model_is_a_small_eager_safetensors_marian(shipped):
     assert results["held_out_numbers"] >= 500
 
 
+@pytest.mark.slow
 def test_the_shipped_model_translates_the_example(shipped):
     model, tokenizer = shipped
     assert translation.translate(model, tokenizer, "<2zh>30512").text == "三万零五百一十二"
