@@ -235,20 +235,20 @@ def answer(model: GPT2LMHeadModel, problem: Problem, max_tokens: int | None = No
                   "".join(t for t in tokens if t != EOS))
 
 
-def answer_attention(result: Answer, layer: int | None = None) -> tuple[np.ndarray, list[str], list[str]]:
-    """The attention of the passes that wrote the answer's digits, mean over heads (and over layers when ``layer``
-    is None): (matrix (A, K), row labels, column labels).
+def writing_attention(result: Answer, layer: int | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+    """The attention of the passes that wrote every token up to the answer's last digit (the steps, then the
+    answer), mean over heads (and over layers when ``layer`` is None): (matrix (W, K), row labels, column labels).
 
-    The pass that wrote token i reads the token just before it: row r is labelled with that token, and its columns
-    are every token up to it. K = the prompt and the written tokens before the last answer digit, so
-    ``explainer.plots.attention_rows`` draws it as it is.
+    The pass that wrote token i reads the token just before it: row i is labelled with that token, and its columns
+    are every token up to it. K = the prompt and the written tokens before the answer's last digit, so
+    ``explainer.plots.attention_rows`` draws it as it is; the answer's rows are the last ones.
     """
-    positions = result.answer_positions
+    written = result.answer_positions[-1] + 1
     everything = result.prompt_tokens + result.tokens
-    width = len(result.prompt_tokens) + positions[-1]
-    rows = result.attention[:, :, positions, :width]  # (L, H, A, K)
-    matrix = rows.mean(axis=(0, 1)) if layer is None else rows[layer].mean(axis=0)  # (A, K)
-    return matrix, everything[width - len(positions): width], everything[:width]
+    width = len(result.prompt_tokens) + written - 1
+    rows = result.attention[:, :, :written, :width]  # (L, H, W, K)
+    matrix = rows.mean(axis=(0, 1)) if layer is None else rows[layer].mean(axis=0)  # (W, K)
+    return matrix, everything[width - written: width], everything[:width]
 
 
 @torch.no_grad()
@@ -314,7 +314,7 @@ class ChainOfThoughtRun:
     """A short live run for the job board: train both models with ``recipe``, one after the other, then measure
     each on ``sample`` held-out problems."""
 
-    recipe: Recipe = Recipe(steps=300, batch_size=32)
+    recipe: Recipe = Recipe(steps=800, batch_size=32)  # the steps model is halfway up its learning curve by then
     sample: int = 200
     models: dict[str, GPT2LMHeadModel] = field(default_factory=dict)
     accuracies: dict[str, float] = field(default_factory=dict)
@@ -323,6 +323,12 @@ class ChainOfThoughtRun:
     @property
     def max_steps(self) -> int:
         return self.recipe.steps * len(STYLES)
+
+    def progress(self, step: int) -> float:
+        """The share of the work done after ``step`` steps (of both models): a step costs as much as its tokens."""
+        costs = [len(Problem((0,) * DIGITS).prompt + Problem((0,) * DIGITS).target(style)) + 1 for style in STYLES]
+        done = [min(max(step - i * self.recipe.steps, 0), self.recipe.steps) for i in range(len(STYLES))]
+        return sum(c * d for c, d in zip(costs, done)) / (sum(costs) * self.recipe.steps)
 
     def execute(self, job) -> None:
         numbers, held_out = split_problems(self.recipe.seed)

@@ -102,10 +102,14 @@ def test_the_attention_equals_one_forward_pass_over_the_whole_text(trained):
     for i in range(len(result.text)):  # the pass that wrote token i reads the tokens up to position prompt + i - 1
         np.testing.assert_allclose(result.attention[:, :, i, : prompt + i], attentions[:, :, prompt + i - 1, : prompt + i],
                                    atol=1e-5)
-    matrix, queries, keys = cot.answer_attention(result, layer=1)
-    first = result.answer_positions[0]
-    np.testing.assert_allclose(matrix[0], attentions[1, :, prompt + first - 1, : len(keys)].mean(0), atol=1e-5)
-    assert len(queries) == len(result.answer_text) and keys[: prompt] == list(EXAMPLE.prompt)
+    matrix, queries, keys = cot.writing_attention(result, layer=1)
+    width = len(keys)
+    assert width == prompt + len(result.text) - 1 and keys[:prompt] == list(EXAMPLE.prompt)
+    assert len(queries) == len(matrix) == len(result.text) and queries[-1] == "="  # the last pass wrote the answer
+    for i in range(len(result.text)):
+        np.testing.assert_allclose(matrix[i, : prompt + i], attentions[1, :, prompt + i - 1, : prompt + i].mean(0), atol=1e-5)
+    everything, _, _ = cot.writing_attention(result)
+    np.testing.assert_allclose(everything[-1], attentions[:, :, width - 1, :width].mean((0, 1)), atol=1e-5)
 
 
 @pytest.mark.slow
@@ -113,7 +117,7 @@ def test_the_attention_equals_one_forward_pass_over_the_whole_text(trained):
 def test_the_accuracy_shown_equals_greedy_generate_one_problem_at_a_time(trained, held_out, style):
     shown = cot.load_results()["models"][style]["held_out_accuracy"]
     assert cot.accuracy(trained[style], held_out, style) == shown  # the whole held-out set, in batches
-    sample = held_out[:100]
+    sample = held_out[:30]
     one_at_a_time = []
     for problem in sample:
         prompt = torch.tensor([cot.encode(problem.prompt)])
@@ -151,11 +155,12 @@ class FakeJob:
 @pytest.mark.slow
 def test_the_small_live_run_trains_both_on_the_same_seed_the_same_way():
     recipe = cot.Recipe(steps=3, batch_size=4)
-    runs = [cot.ChainOfThoughtRun(recipe=recipe, sample=20) for _ in range(2)]
+    runs = [cot.ChainOfThoughtRun(recipe=recipe, sample=10) for _ in range(2)]
     for run in runs:
         job = FakeJob()
         run.execute(job)
         assert job.steps == [1, 2, 3, 4, 5, 6] and set(run.accuracies) == set(cot.STYLES)
+        assert run.progress(0) == 0 and 0 < run.progress(3) < 0.5 < run.progress(4) and run.progress(6) == 1
     for style in cot.STYLES:
         for a, b in zip(runs[0].models[style].parameters(), runs[1].models[style].parameters()):
             assert torch.equal(a, b)

@@ -31,13 +31,14 @@ def cot_token_probabilities(tokens: list[str], probabilities: list[float], answe
     """One bar per written token (in order), its height the probability the model gave it when it chose it; the
     answer's tokens (from index ``answer_from``) in red, the steps in blue, <eos> pale."""
     colours = [RED if i >= answer_from else PALE_BLUE if token.startswith("<") else BLUE for i, token in enumerate(tokens)]
-    labels = [f"{i + 1}. {escape(token)}" for i, token in enumerate(tokens)]
+    labels = [str(i + 1) for i in range(len(tokens))]  # the token itself is written above its bar
     figure = go.Figure(go.Bar(
         x=labels, y=probabilities, marker_color=colours, text=[escape(token) for token in tokens],
         textposition="outside", cliponaxis=False, textfont={**BAR_TOKEN_FONT, "size": 16},
-        hovertemplate=_("token %{x}<br>p = %{y:.4f}<extra></extra>"),
+        customdata=[escape(token) for token in tokens],
+        hovertemplate=_("token %{x}: %{customdata}<br>p = %{y:.4f}<extra></extra>"),
     ))
     figure.update_layout(height=300, showlegend=False,
-                         xaxis={"title": _("written token, in order"), "type": "category", "tickfont": BAR_TOKEN_FONT},
+                         xaxis={"title": _("written token, in order"), "type": "category"},
                          yaxis={"title": _("probability when chosen"), "range": [0, 1.18], "tickformat": ".0%"})
     return styled(figure, t=30)
