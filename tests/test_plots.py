@@ -124,13 +124,16 @@ FIGURES = {  # every public figure builder, called with small data
     "cross_attention_heatmap": lambda: plots.cross_attention_heatmap(
         RNG.dirichlet(np.ones(T), size=3), TOKENS[:3], TOKENS, "<b>Cross-attention</b>"),
     "beam_probability_bars": lambda: plots.beam_probability_bars(TOKENS[:3] + [""], [0.6, 0.2, 0.1, 0.01]),
+    "cot_accuracy_bars": lambda: plots.cot_accuracy_bars(
+        pd.DataFrame({"model": ["<b>direct</b>", "steps"], "accuracy": [0.2, 0.9], "problems": [1000, 1000]})),
+    "cot_token_probabilities": lambda: plots.cot_token_probabilities(TOKENS, [0.9, 0.5, 0.99, 0.7], 2),
 }
 # the builders given token strings (or names) with markup
 ESCAPED = {"attention_heatmap", "narrow_attention_heatmap", "head_grid", "attention_rows", "vector_strip", "key_bars",
            "embedding_strips", "token_map_scatter", "similarity_heatmap", "distribution_bars", "logit_bars",
            "guess_bars", "class_and_model_bars", "generation_step_bars", "generated_probabilities", "fill_mask_bars",
            "loss_bars", "logit_lens_heatmap", "token_count_bars", "tokens_per_character_bars", "prompting_accuracy_bars",
-           "cross_attention_heatmap", "beam_probability_bars"}
+           "cross_attention_heatmap", "beam_probability_bars", "cot_accuracy_bars", "cot_token_probabilities"}
 DIVERGING = go.Heatmap(colorscale=style.VECTOR_SCALE).colorscale
 
 

@@ -124,3 +124,8 @@ __all__ += ["prompting_accuracy_bars", "STYLE_COLOURS"]
 from explainer.plots.translation import beam_probability_bars, cross_attention_heatmap  # noqa: E402
 
 __all__ += ["cross_attention_heatmap", "beam_probability_bars"]
+
+# Chain of thought, measured: two tiny models trained here
+from explainer.plots.chain_of_thought import cot_accuracy_bars, cot_token_probabilities  # noqa: E402
+
+__all__ += ["cot_accuracy_bars", "cot_token_probabilities"]
