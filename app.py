@@ -38,6 +38,10 @@ PAGES = {
         st.Page("pages/scaling_law.py", title=_("The scaling law"), icon=":material/ssid_chart:"),
         st.Page("pages/fine_tuning.py", title=_("Fine-tuning"), icon=":material/tune:"),
     ],
+    _("Reasoning and translation"): [
+        st.Page("pages/chain_of_thought.py", title=_("Chain of thought"), icon=":material/format_list_numbered:"),
+        st.Page("pages/translation.py", title=_("Translation: encoder and decoder"), icon=":material/translate:"),
+    ],
     _("Take it apart"): [
         st.Page("pages/compression.py", title=_("Make it smaller"), icon=":material/compress:"),
         st.Page("pages/ablation.py", title=_("Break it and see"), icon=":material/build:"),
