@@ -10,7 +10,7 @@ import streamlit as st
 
 from explainer.i18n import _
 from explainer.runtime import use_torch_threads
-from pages.classroom import apply_followed_scene, keep_in_step
+from pages.classroom import apply_followed_scene, keep_in_step, run_finished
 from pages.shared import sidebar, start_language
 
 use_torch_threads()  # a server's cores serve many sessions: one operation does not take them all
@@ -57,3 +57,4 @@ page = st.navigation(PAGES, position="top")  # the sections are menus in the hea
 sidebar()
 keep_in_step(page, [p for section in PAGES.values() for p in section])  # lead or follow a class room
 page.run()
+run_finished()  # a student's run that showed the teacher's change (traced for bench/room_latency.py)

@@ -15,6 +15,8 @@ most a few tens of kilobytes (measured by bench/room_latency.py). Thread-safe: s
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import threading
 import time
@@ -32,6 +34,7 @@ MAX_GUESS_CHARACTERS = 40
 MAX_TEXT_CHARACTERS = 1500  # as much of the text as a shared link carries
 IDLE_MINUTES = 30
 LIFETIME_HOURS = 4
+TRACE_VARIABLE = "EXPLAINER_ROOM_TRACE"  # a file: one JSON line per teacher's change and per student's run showing it
 PRESENT_SECONDS = 15  # a student counts as in the room while their session polled within this
 
 
@@ -215,3 +218,14 @@ def as_continuation(context: str, guess: str) -> str:
     if not context or context[-1].isspace() or (guess and ord(guess[0]) >= 0x2E80):
         return guess
     return " " + guess
+
+
+def trace(event: str, room: str, session: str, version: int) -> None:
+    """Append ``{"event", "room", "session", "version", "time"}`` to the file ``EXPLAINER_ROOM_TRACE`` names, when
+    it names one: "lead" when the teacher's scene becomes ``version``, "shown" when a student's run showing it has
+    finished. bench/room_latency.py reads it: the seconds from a teacher's change to each student's page sent."""
+    path = os.environ.get(TRACE_VARIABLE)
+    if path:
+        line = {"event": event, "room": room, "session": session, "version": version, "time": time.time()}
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")

@@ -15,19 +15,22 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from explainer.i18n import _
-from explainer.rooms import MAX_GUESS_CHARACTERS, Room, RoomBoard, RoomGone, Scene, clean_code
+from explainer.rooms import MAX_GUESS_CHARACTERS, Room, RoomBoard, RoomGone, Scene, clean_code, trace
 from pages.shared import LANGUAGE_KEY, literal, requested_model_name
 
 FOLLOW_SECONDS = 1.0  # a student's poll: the class follows the teacher within about this (plus a page run)
 JOIN_PARAMETER = "room"  # ?room=CODE joins a room
 CODE_KEY, SECRET_KEY, STUDENT_KEY = "room_code", "room_secret", "room_student"  # session-state keys
 FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY = "room_following", "room_last_switch", "room_pending_scene"
+FOLLOW_TOGGLE = "room_follow_toggle"  # the toggle's own key; FOLLOWING_KEY holds the choice (see _follow)
 SWITCH_PATIENCE = 10.0  # seconds a switch to the teacher's scene may take, under load, before it is asked for again
 MY_GUESS_KEY = "room_my_guess"  # (the question, the guess this session sent)
 # PENDING_KEY holds the teacher's scene from the run that switched to it until the next run applies it;
 # SWITCHED_AT_KEY, the last scene switched to and when; ASKED_KEY, the room version a poll last asked a full run
 # for, and when
 ASKED_KEY = "room_asked"
+SHOWING_KEY = "room_showing"  # the room version this run shows (traced: a student's when the run has finished,
+# the teacher's when it changes)
 
 
 @st.cache_resource
@@ -64,7 +67,7 @@ def leave_room() -> None:
             room_board().close(st.session_state[CODE_KEY], st.session_state[SECRET_KEY])
         except (RoomGone, PermissionError):
             pass
-    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, SWITCHED_AT_KEY, PENDING_KEY, ASKED_KEY):
+    for key in (CODE_KEY, SECRET_KEY, STUDENT_KEY, FOLLOWING_KEY, FOLLOW_TOGGLE, SWITCHED_AT_KEY, PENDING_KEY, ASKED_KEY):
         st.session_state.pop(key, None)
     st.query_params.pop(JOIN_PARAMETER, None)
 
@@ -95,7 +98,10 @@ def keep_in_step(page: StreamlitPage, pages: list[StreamlitPage]) -> None:
     """After the sidebar: a teacher's run publishes its scene; a student's sidebar follows the room."""
     if is_teacher():
         try:
-            room_board().lead(st.session_state[CODE_KEY], st.session_state[SECRET_KEY], scene_of_this_run(page))
+            version = room_board().lead(st.session_state[CODE_KEY], st.session_state[SECRET_KEY], scene_of_this_run(page))
+            if st.session_state.get(SHOWING_KEY) != version:
+                st.session_state[SHOWING_KEY] = version
+                _trace("lead", version)
         except RoomGone:
             leave_room()
         return
@@ -118,12 +124,18 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
         return
     with st.container(border=True):
         st.markdown(_("**Room {code}** · you follow your teacher").format(code=code))
-        st.toggle(_("Follow the teacher"), key=FOLLOWING_KEY,
+        # The choice is kept under a key of its own, not the widget's: a widget's state is dropped when a run that
+        # should draw it is cut short (under load, a browser behind by several runs), and the toggle would come
+        # back off. Drawn again, the toggle starts from the kept choice.
+        st.toggle(_("Follow the teacher"), value=bool(st.session_state.get(FOLLOWING_KEY)), key=FOLLOW_TOGGLE,
+                  on_change=_keep_follow_choice,
                   help=_("Off: explore on your own; on: jump back to what your teacher shows."))
         if room.question is not None:
             _guess_form(code, room.question)
         st.button(_("Leave the room"), key="leave_room", on_click=leave_room)
     _catch_up(room, page, pages)
+    if room.scene is not None and _shows(room.scene, page, pages):
+        st.session_state[SHOWING_KEY] = room.version
 
     @st.fragment(run_every=FOLLOW_SECONDS)
     def poll() -> None:
@@ -142,6 +154,20 @@ def _follow(page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:
             st.rerun()
 
     poll()
+
+
+def run_finished() -> None:
+    """After a page's run: a student's run that showed the teacher's scene is traced (``rooms.trace``)."""
+    if is_student() and SHOWING_KEY in st.session_state:
+        _trace("shown", st.session_state.pop(SHOWING_KEY))
+
+
+def _trace(event: str, version: int) -> None:
+    trace(event, st.session_state[CODE_KEY], st.session_state.get(STUDENT_KEY, "teacher"), version)
+
+
+def _keep_follow_choice() -> None:
+    st.session_state[FOLLOWING_KEY] = st.session_state[FOLLOW_TOGGLE]
 
 
 def _catch_up(room: Room, page: StreamlitPage, pages: dict[str, StreamlitPage]) -> None:

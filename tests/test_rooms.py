@@ -1,5 +1,7 @@
 """Rooms: a code to join, a secret to lead, bounded and expiring; the class's guesses counted."""
 
+import json
+
 import pytest
 
 from explainer.rooms import (
@@ -11,6 +13,7 @@ from explainer.rooms import (
     MAX_STUDENTS,
     MAX_TEXT_CHARACTERS,
     PRESENT_SECONDS,
+    TRACE_VARIABLE,
     RoomBoard,
     RoomGone,
     RoomsFull,
@@ -18,6 +21,7 @@ from explainer.rooms import (
     as_continuation,
     clean_code,
     tally,
+    trace,
 )
 
 
@@ -137,3 +141,17 @@ def test_a_guess_follows_its_text_as_written(context, guess, continuation):
                                              ("<img src=x>", "MGSRC"), ("0O1IL", ""), ("ABCDEFGH", "ABCDE")])
 def test_a_code_from_a_link_keeps_only_what_a_code_can_be(typed, code):
     assert clean_code(typed) == code
+
+
+def test_the_trace_is_written_only_when_a_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv(TRACE_VARIABLE, raising=False)
+    trace("lead", "ABCDE", "teacher", 3)  # no file named: nothing written, nothing raised
+    path = tmp_path / "trace.jsonl"
+    monkeypatch.setenv(TRACE_VARIABLE, str(path))
+    trace("lead", "ABCDE", "teacher", 4)
+    trace("shown", "ABCDE", "0123456789abcdef", 4)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(line["event"], line["session"], line["version"]) for line in lines] == \
+        [("lead", "teacher", 4), ("shown", "0123456789abcdef", 4)]
+    assert lines[0]["time"] <= lines[1]["time"]
+    assert list(tmp_path.iterdir()) == [path]

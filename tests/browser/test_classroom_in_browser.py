@@ -144,7 +144,7 @@ def test_a_room_where_three_students_follow_the_teacher_and_send_guesses(browser
         assert "king" in bars and "princess" in bars and "King" not in bars  # "King" and "king" are one guess
 
         student = students[0]  # a student cannot lead: their own page change does not reach the others
-        student.locator(".st-key-room_following input").uncheck(force=True)
+        student.locator(".st-key-room_follow_toggle input").uncheck(force=True)
         student.goto("/tokenization", timeout=RUN_TIMEOUT)
         idle(student)
         time.sleep(3)
