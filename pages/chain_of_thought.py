@@ -1,4 +1,5 @@
-"""Chain of thought: two tiny GPTs trained here on multiplication, one answering at once, one writing steps first."""
+"""Chain of thought: two tiny GPTs trained here on long division (an 8-digit number mod 7), one answering at once, one
+writing the steps first; and, online, an instruct model prompted three ways."""
 
 import pandas as pd
 import streamlit as st
