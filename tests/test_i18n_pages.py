@@ -46,7 +46,7 @@ NAMES = ["Hugging Face", "Jane Austen", "et al", "Kaplan", "Chinchilla", "Hoffma
          "WordPiece", "LayerNorm", "AdamW", "GLTR", "Llama", "SmolLM", "OpenAI", "Google", "Hub", "RoPE", "PCA",
          "CSV", "UTF", "BPE", "GPT", "BERT", "MLP", "MLM", "CPU", "softmax", "Softmax", "logits", "logit", "Logit",
          "top-k", "top-p", "Top-k", "Top-p", "id", "ids", "exp", "log", "ln", "max", "cos", "sin", "pos", "owner/model",
-         "English", "nats"]
+         "English", "nats", "BLEU"]
 WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
 SENTENCE = re.compile(r"[A-Za-z]{2,}(?:['’-][A-Za-z]+)*(?:[ ,;:]+[A-Za-z]+(?:['’-][A-Za-z]+)*)+")
 
