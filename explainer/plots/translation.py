@@ -45,7 +45,7 @@ def beam_probability_bars(texts: list[str], probabilities: list[float]) -> go.Fi
     labels = [f"{rank}: {escape(text) or '∅'}" for rank, text in enumerate(texts, start=1)]
     figure = go.Figure(go.Bar(
         x=probabilities, y=labels, orientation="h", marker_color=SOFT_BLUE,
-        text=[f"{p:.3g}" for p in probabilities], textposition="outside", cliponaxis=False,
+        text=[f"{p:.3g}" for p in probabilities], textposition="auto", cliponaxis=False,
         hovertemplate=_("%{y}<br>probability %{x:.4g}<extra></extra>"),
     ))
     figure.update_layout(height=60 * len(labels) + 90, xaxis={"title": _("probability of the whole output"),
