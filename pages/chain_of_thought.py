@@ -137,12 +137,12 @@ long division per step: the remainder of (10 × the last remainder + the next di
 table it can learn. Once written, a remainder is text that the next pass reads back through attention. The work of one hard
 pass is spread over many easy ones; the written steps are the model's working memory.
 
-**Steps do not help** when one pass is already enough: in a pilot we did not ship, the same pair learnt to
-*add* {n} digits, and the direct model was right on 99% of 300 held-out problems too (one layer of attention can gather all the digits
-at once, and adding needs no order). Nor do they help when the steps are wrong or the model has not learnt to use
-them (a wrong remainder is carried into the answer), or when the problem needs knowledge, not computation (a
-capital city is recalled, not worked out). And they cost time: here the steps model writes about {ratio:.1f}× as
-many tokens per answer, and each token is a pass.
+**Steps do not help** when one pass is already enough: in a pilot we did not ship, the same pair learnt to *add*
+{n} digits, and the direct model was right on 99% of 300 held-out problems too (one layer of attention can gather
+all the digits at once, and adding needs no order). Nor do they help when the steps are wrong or the model has not
+learnt to use them (a wrong remainder is carried into the answer), or when the problem needs knowledge, not
+computation (a capital city is recalled, not worked out). And they cost time: here the steps model writes about
+{ratio:.1f}× as many tokens per answer, and each token is a pass.
 """
     ).format(layers=results["architecture"]["layers"], n=cot.DIGITS, divisor=cot.DIVISOR,
              ratio=results["models"]["steps"]["tokens_written_per_answer"]

@@ -18,11 +18,13 @@ from streamlit.runtime.pages_manager import PagesManager
 from explainer import plots
 from explainer.analysis import Analysis, analyze
 from explainer.analysis_cache import AnalysisCache
+from explainer.architectures import ModelKind
 from explainer.i18n import LANGUAGES, N_, _, choose_language, labelled, lazy, set_language
 from explainer.models import (
     DEFAULT_MODEL,
     EMBEDDED_BERT,
     EMBEDDED_ZH,
+    LANGUAGE_MODELS,
     REGISTRY,
     LoadedModel,
     ModelUnavailable,
@@ -101,8 +103,8 @@ def registry_only() -> bool:
 
 
 @st.cache_resource(max_entries=MAX_LOADED_MODELS, show_spinner=lazy(N_("Loading the model…")))
-def _cached_registry_or_hub_model(name: str) -> LoadedModel:
-    return load_model(name, registry_only=registry_only())
+def _cached_registry_or_hub_model(name: str, kinds: tuple[ModelKind, ...]) -> LoadedModel:
+    return load_model(name, registry_only=registry_only(), kinds=kinds)
 
 
 @st.cache_resource
@@ -111,16 +113,17 @@ def kept_models() -> KeptModels:
     return KeptModels(data_dir() / "kept-models")
 
 
-def cached_model(name: str) -> LoadedModel:
-    """The model called ``name``, loaded once per server process (read-only: never mutate it)."""
-    return kept_models().load(name) if is_kept_name(name) else _cached_registry_or_hub_model(name)
+def cached_model(name: str, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> LoadedModel:
+    """The model called ``name``, loaded once per server process (read-only: never mutate it); ``kinds`` are the
+    kinds of model the page explains (the translation page's are ``TRANSLATORS``)."""
+    return kept_models().load(name) if is_kept_name(name) else _cached_registry_or_hub_model(name, kinds)
 
 
 @st.cache_data(ttl=120, show_spinner=lazy(N_("Looking for the model…")))
-def model_problem(name: str, language: str) -> str | None:
+def model_problem(name: str, language: str, kinds: tuple[ModelKind, ...] = LANGUAGE_MODELS) -> str | None:
     """Return why ``name`` can't be loaded, in ``language`` (remembered for two minutes), or None when it can."""
     try:
-        cached_model(name)
+        cached_model(name, kinds)
         return None
     except ModelUnavailable as error:
         return str(error)

@@ -2,7 +2,6 @@
 cross-attention over the source, the encoder's and decoder's self-attention, and the held-out BLEU."""
 
 import json
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +14,8 @@ from explainer.models import (
     HUB_TRANSLATOR,
     REGISTRY,
     TRANSLATORS,
-    LoadedModel,
-    ModelUnavailable,
-    load_model,
 )
-from pages.shared import LANGUAGE_KEY, chart, head_picker, layer_picker, literal, page_header, registry_only
+from pages.shared import LANGUAGE_KEY, cached_model, chart, head_picker, layer_picker, literal, model_problem, page_header
 
 RESULTS = Path(__file__).resolve().parent.parent / "data" / "translation" / "results.json"
 MODEL = "translation_model"  # session state: the model picker
@@ -28,37 +24,18 @@ SOURCE = "translation_source"  # session state: the text box
 EXAMPLES = {translation.TO_CHINESE: "30512", translation.TO_ARABIC: "三万零五百一十二"}
 MAX_HUB_CHARACTERS = 200  # of an English sentence for the hub model
 MAX_HUB_NEW_TOKENS = 160  # its translation's tokens at most
-log = logging.getLogger("explainer")
 DECODINGS = {"greedy": N_("greedy"), "beam": N_("beam search, {beams} beams")}
-
-
-@st.cache_resource(max_entries=2, show_spinner=lazy(N_("Loading the model…")))
-def _cached_translator(name: str) -> LoadedModel:
-    return load_model(name, registry_only=registry_only(), kinds=TRANSLATORS)
-
-
-@st.cache_data(ttl=120, show_spinner=lazy(N_("Looking for the model…")))
-def translator_problem(name: str, language: str) -> str | None:
-    """Why ``name`` cannot be loaded, in ``language`` (remembered for two minutes), or None when it can."""
-    try:
-        _cached_translator(name)
-        return None
-    except ModelUnavailable as error:
-        return str(error)
-    except Exception:  # noqa: BLE001 - any loading failure must become a message, not a traceback
-        log.exception("loading %s failed", name)
-        return _("{model} could not be loaded.").format(model=literal(name))
 
 
 @st.cache_data(max_entries=128, show_spinner=lazy(N_("Translating…")))
 def cached_translation(name: str, source: str, num_beams: int, max_new_tokens: int) -> translation.Translation:
-    loaded = _cached_translator(name)
+    loaded = cached_model(name, TRANSLATORS)
     return translation.translate(loaded.model, loaded.tokenizer, source, num_beams, max_new_tokens)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_beams(name: str, source: str, max_new_tokens: int) -> list[translation.Beam]:
-    loaded = _cached_translator(name)
+    loaded = cached_model(name, TRANSLATORS)
     return translation.beams(loaded.model, loaded.tokenizer, source, translation.BEAMS, max_new_tokens)
 
 
@@ -76,7 +53,7 @@ names = [EMBEDDED_TRANSLATOR, HUB_TRANSLATOR]
 st.segmented_control(_("Translation model"), names, key=MODEL, default=EMBEDDED_TRANSLATOR, required=True,
                      format_func=labelled(names, lambda name: f"{name} — {_(REGISTRY[name].description)}"))
 name = st.session_state.get(MODEL) or EMBEDDED_TRANSLATOR
-problem = translator_problem(name, st.session_state.get(LANGUAGE_KEY, "en"))
+problem = model_problem(name, st.session_state.get(LANGUAGE_KEY, "en"), TRANSLATORS)
 if problem:
     st.error(_("{problem} Showing **{model}** instead.").format(problem=problem, model=EMBEDDED_TRANSLATOR),
              icon=":material/cloud_off:")
