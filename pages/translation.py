@@ -153,19 +153,17 @@ st.caption(_("Row t is the decoder while it writes output token t: the weights w
              "(each row sums to 1). For numbers, a good model reads the digit it is writing and the place (万, 亿) it "
              "stands in."))
 
-left, right_column = st.columns(2)
-with left:
-    encoder = of_head(shown.encoder_attention)  # (S, S)
-    chart(plots.narrow_attention_heatmap(encoder, shown.source_tokens, False,
-                                         _("Encoder self-attention (both ways)")),
-          pd.DataFrame(encoder, index=shown.source_tokens, columns=shown.source_tokens).reset_index(names="query"),
-          "translation_encoder_attention", source=plots.source_line(name, source))
-with right_column:
-    decoder = of_head(shown.decoder_attention)  # (T, T)
-    chart(plots.narrow_attention_heatmap(decoder, shown.decoder_inputs, True,
-                                         _("Decoder self-attention (causal)")),
-          pd.DataFrame(decoder, index=shown.decoder_inputs, columns=shown.decoder_inputs).reset_index(names="query"),
-          "translation_decoder_attention", source=plots.source_line(name, source))
+self_attentions = [  # (weights of one head or their mean, the tokens, causal, title, file name)
+    (of_head(shown.encoder_attention), shown.source_tokens, False, _("Encoder self-attention (both ways)"),  # (S, S)
+     "translation_encoder_attention"),
+    (of_head(shown.decoder_attention), shown.decoder_inputs, True, _("Decoder self-attention (causal)"),  # (T, T)
+     "translation_decoder_attention"),
+]
+for column, (weights, tokens, causal, title, file_name) in zip(st.columns(2), self_attentions):
+    with column:
+        chart(plots.narrow_attention_heatmap(weights, tokens, causal, title),
+              pd.DataFrame(weights, index=tokens, columns=tokens).reset_index(names="query"),
+              file_name, source=plots.source_line(name, source))
 st.caption(_("Left, the encoder: every source token may look at every other, before or after it. Right, the decoder: "
              "it reads the start token <pad> and then its own output so far, and each token may look only back; the "
              "grey cells above the diagonal are the future it cannot see (their weight is 0)."))
