@@ -45,7 +45,8 @@ def beam_probability_bars(texts: list[str], probabilities: list[float]) -> go.Fi
     labels = [f"{rank}: {escape(text) or '∅'}" for rank, text in enumerate(texts, start=1)]
     figure = go.Figure(go.Bar(
         x=probabilities, y=labels, orientation="h", marker_color=SOFT_BLUE,
-        text=[f"{p:.3g}" for p in probabilities], textposition="auto", cliponaxis=False,
+        text=[f"{p:.3g}" for p in probabilities], textangle=0, cliponaxis=False,
+        textposition=["inside" if p > 0.5 else "outside" for p in probabilities],  # a long bar holds its label
         hovertemplate=_("%{y}<br>probability %{x:.4g}<extra></extra>"),
     ))
     figure.update_layout(height=60 * len(labels) + 90, xaxis={"title": _("probability of the whole output"),
