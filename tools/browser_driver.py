@@ -35,14 +35,14 @@ RUN_TIMEOUT = 90_000  # ms: generous, for a CPU shared with other work
 TEXTAREA = ".st-key-prompt textarea"  # the sidebar's text, in any language
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PLOT = ".js-plotly-plot"
-PLOT_DRAWN = ".js-plotly-plot .main-svg"
 # Polled on a timer: a background tab gets no animation frames, so Playwright's default polling would stall.
-CHARTS_DRAWN = f"""() => {{
+# Returns how many charts are shown once more than ``more`` are and every one has drawn its SVG, else false.
+CHARTS_DRAWN = f"""more => {{
     const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
-    return shown.length > 0 && shown.every(p => {{
+    return shown.length > more && shown.every(p => {{
         const svg = p.querySelector('.main-svg');
         return svg && svg.getBoundingClientRect().width > 0;
-    }});
+    }}) && shown.length;
 }}"""
 
 
@@ -131,19 +131,10 @@ def main_text_contains(page, text: str, timeout: float = RUN_TIMEOUT) -> None:
     )
 
 
-def wait_for_charts(page, timeout: float = RUN_TIMEOUT) -> int:
-    """Wait until every Plotly chart that is not in a hidden tab has drawn its SVG; return how many."""
-    page.wait_for_function(
-        f"""() => {{
-            const shown = Array.from(document.querySelectorAll('{PLOT}')).filter(p => p.offsetParent !== null);
-            return shown.length > 0 && shown.every(p => {{
-                const svg = p.querySelector('.main-svg');
-                return svg && svg.getBoundingClientRect().width > 0;
-            }});
-        }}""",
-        timeout=timeout,
-    )
-    return page.locator(f"{PLOT_DRAWN} >> visible=true").count()
+def wait_for_charts(page, timeout: float = RUN_TIMEOUT, more_than: int = 0) -> int:
+    """Wait until more than ``more_than`` Plotly charts outside hidden tabs are shown, each with its SVG drawn;
+    return how many are shown."""
+    return page.wait_for_function(CHARTS_DRAWN, arg=more_than, timeout=timeout, polling=250).json_value()
 
 
 def commit_prompt(page, text: str) -> float:
