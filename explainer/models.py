@@ -216,11 +216,9 @@ def load_model(name: str, registry_only: bool = False, kinds: tuple[ModelKind, .
 
 def _offline_message(name: str, kinds: tuple[ModelKind, ...]) -> str:
     """Why a hub model cannot be had offline, and which embedded models of ``kinds`` can."""
-    if kinds == TRANSLATORS:
-        return _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
-                 "The model trained here, {embedded}, works offline.").format(name=name, embedded=EMBEDDED_TRANSLATOR)
+    embedded = ", ".join(spec.name for spec in REGISTRY.values() if spec.embedded and spec.kind in kinds)
     return _("`{name}` is not on this machine and the Hugging Face hub cannot be reached. "
-             "The embedded models ({gpt}, {bert}) work offline.").format(name=name, gpt=EMBEDDED_GPT, bert=EMBEDDED_BERT)
+             "These models, trained here, work offline: {embedded}.").format(name=name, embedded=embedded)
 
 
 def load_tokenizer(name: str):

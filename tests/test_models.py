@@ -204,6 +204,19 @@ def test_offline_embedded_loads_and_a_hub_id_fails_fast_and_clearly():
     assert "cannot be reached" in message and "tiny-gpt-austen" in message
 
 
+@pytest.mark.parametrize("kinds", [models.LANGUAGE_MODELS, models.TRANSLATORS], ids=["language models", "translators"])
+def test_the_offline_message_names_every_embedded_model_of_the_kinds_asked_for(tmp_path, monkeypatch, kinds):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))  # an empty cache
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv(models.ALLOWLIST_VARIABLE, raising=False)
+    hub_model = next(spec.name for spec in models.available_models(kinds) if not spec.embedded)
+    with pytest.raises(models.HubUnreachable) as refused:
+        models.load_model(hub_model, kinds=kinds)
+    for spec in models.REGISTRY.values():
+        if spec.embedded:
+            assert (spec.name in str(refused.value)) == (spec.kind in kinds), spec.name
+
+
 def test_unreachable_hub_is_detected_within_the_probe_timeout(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens on the discard port
