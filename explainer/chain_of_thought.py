@@ -169,9 +169,11 @@ def training_batches(held_out: set[int], style: str, batch_size: int, generator:
     return sample
 
 
-def tokens_per_example(style: str, problems: list[Problem]) -> float:
-    """The mean number of tokens one example of ``style`` has (prompt, target, <eos>), before padding."""
-    return float(np.mean([len(p.prompt) + len(p.target(style)) + 1 for p in problems]))
+def example_tokens(style: str) -> int:
+    """How many tokens one example of ``style`` has: the number, `=`, what it writes and <eos>. Every problem has
+    the same count (the number has a fixed width, and one remainder is one digit), so no batch is padded."""
+    problem = Problem((0,) * DIGITS)
+    return len(problem.prompt) + len(problem.target(style)) + 1
 
 
 # ---------------------------------------------------------------- answering
@@ -252,14 +254,15 @@ def writing_attention(result: Answer, layer: int | None = None) -> tuple[np.ndar
 
 
 @torch.no_grad()
-def accuracy(model: GPT2LMHeadModel, problems: list[Problem], style: str, batch_size: int = 500) -> float:
-    """The share of ``problems`` whose greedy answer is exactly right, generated in batches.
+def greedy_answers(model: GPT2LMHeadModel, problems: list[Problem], batch_size: int = 500) -> list[str]:
+    """The answer each of ``problems`` gets by greedy decoding (what follows the written text's last `=`), generated
+    in batches; one string per problem, in order.
 
     Every prompt has the same length, so a batch needs no padding: each pass appends every row's most likely token.
     A row that has written <eos> keeps appending <eos>, which leaves its text unchanged.
     """
     device = next(model.parameters()).device
-    right = 0
+    answers = []
     for start in range(0, len(problems), batch_size):
         chunk = problems[start: start + batch_size]
         ids = torch.tensor([encode(p.prompt) for p in chunk], device=device)  # (B, P)
@@ -270,10 +273,15 @@ def accuracy(model: GPT2LMHeadModel, problems: list[Problem], style: str, batch_
             following = torch.where(finished, torch.zeros_like(following), following)
             finished |= following == 0
             ids = torch.cat([ids, following[:, None]], dim=1)  # (B, T + 1)
-        for problem, row in zip(chunk, ids[:, prompt_length:].tolist()):
-            text = "".join(VOCABULARY[i] for i in row).split(EOS)[0]
-            right += text.rsplit("=", 1)[-1] == str(problem.answer)
-    return right / len(problems)
+        for row in ids[:, prompt_length:].tolist():
+            answers.append("".join(VOCABULARY[i] for i in row).split(EOS)[0].rsplit("=", 1)[-1])
+    return answers
+
+
+def accuracy(model: GPT2LMHeadModel, problems: list[Problem], batch_size: int = 500) -> float:
+    """The share of ``problems`` whose greedy answer is exactly right."""
+    answers = greedy_answers(model, problems, batch_size)
+    return sum(answer == str(problem.answer) for answer, problem in zip(answers, problems)) / len(problems)
 
 
 # ---------------------------------------------------------------- training
@@ -281,7 +289,11 @@ def accuracy(model: GPT2LMHeadModel, problems: list[Problem], style: str, batch_
 
 @dataclass(frozen=True)
 class Recipe:
-    """What both models share: the architecture, the steps, the batch of problems, the learning rate, the seed."""
+    """What both models share: the architecture, the token budget, the batch of problems, the learning rate, the seed.
+
+    ``steps`` is the budget in steps of the longest examples (steps first); a model with shorter examples trains for
+    more steps, until it has seen as many tokens, and so spent about as much training computation.
+    """
 
     steps: int = 1500
     batch_size: int = 64
@@ -291,21 +303,32 @@ class Recipe:
     dims: int = 64
     seed: int = SEED
 
-    def settings(self, max_seconds: float = float("inf")) -> TrainingSettings:
-        return TrainingSettings(max_steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                                min_learning_rate=self.learning_rate / 20, warmup_steps=min(200, self.steps // 10),
-                                weight_decay=0.01, eval_every=max(50, self.steps // 10), eval_batches=2,
+    def steps_for(self, style: str) -> int:
+        """The training steps that give ``style`` the token budget: ``steps`` × the longest example's tokens / its own."""
+        longest = max(example_tokens(other) for other in STYLES)
+        return round(self.steps * longest / example_tokens(style))
+
+    def tokens(self, style: str) -> int:
+        """The tokens ``style`` trains on: steps × problems per step × tokens per problem."""
+        return self.steps_for(style) * self.batch_size * example_tokens(style)
+
+    def settings(self, style: str, max_seconds: float = float("inf")) -> TrainingSettings:
+        steps = self.steps_for(style)
+        return TrainingSettings(max_steps=steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                                min_learning_rate=self.learning_rate / 20, warmup_steps=min(200, steps // 10),
+                                weight_decay=0.01, eval_every=max(50, steps // 10), eval_batches=2,
                                 max_seconds=max_seconds)
 
 
 def train_one(style: str, recipe: Recipe, held_out: set[int], should_stop=None, on_step=None,
               max_seconds: float = float("inf")) -> tuple[GPT2LMHeadModel, float, int]:
-    """Train the ``style`` model; return (model in eval mode, seconds, steps done). Both styles start from the same
-    weights and draw the same problems in the same order."""
+    """Train the ``style`` model on the recipe's token budget; return (model in eval mode, seconds, steps done).
+    Both styles start from the same weights and draw the same problems in the same order (the direct model, whose
+    examples are shorter, draws on for more steps)."""
     model = new_model(recipe.seed, recipe.layers, recipe.heads, recipe.dims)
     batches = training_batches(held_out, style, recipe.batch_size, torch.Generator().manual_seed(recipe.seed))
     started = time.perf_counter()
-    result = train(model, batches, recipe.settings(max_seconds), should_stop=should_stop, on_step=on_step)
+    result = train(model, batches, recipe.settings(style, max_seconds), should_stop=should_stop, on_step=on_step)
     return model.eval(), time.perf_counter() - started, result.steps
 
 
@@ -322,21 +345,26 @@ class ChainOfThoughtRun:
 
     @property
     def max_steps(self) -> int:
-        return self.recipe.steps * len(STYLES)
+        return sum(self.recipe.steps_for(style) for style in STYLES)
 
     def progress(self, step: int) -> float:
-        """The share of the work done after ``step`` steps (of both models): a step costs as much as its tokens."""
-        costs = [len(Problem((0,) * DIGITS).prompt + Problem((0,) * DIGITS).target(style)) + 1 for style in STYLES]
-        done = [min(max(step - i * self.recipe.steps, 0), self.recipe.steps) for i in range(len(STYLES))]
-        return sum(c * d for c, d in zip(costs, done)) / (sum(costs) * self.recipe.steps)
+        """The share of the work done after ``step`` steps of both models, one after the other: each model's token
+        budget is half of it."""
+        done = 0.0
+        for style in STYLES:
+            steps = self.recipe.steps_for(style)
+            done += min(max(step, 0), steps) / steps / len(STYLES)
+            step -= steps
+        return done
 
     def execute(self, job) -> None:
         numbers, held_out = split_problems(self.recipe.seed)
-        for index, style in enumerate(STYLES):
-            offset = index * self.recipe.steps
-            model, _seconds, _steps = train_one(style, self.recipe, numbers, should_stop=job.should_stop,
-                                                on_step=lambda step, loss, offset=offset: job.on_step(offset + step))
+        offset = 0
+        for style in STYLES:
+            model, _seconds, steps = train_one(style, self.recipe, numbers, should_stop=job.should_stop,
+                                               on_step=lambda step, loss, offset=offset: job.on_step(offset + step))
+            offset += steps
             if job.should_stop():
                 return
             self.models[style] = model
-            self.accuracies[style] = accuracy(model, held_out[: self.sample], style)
+            self.accuracies[style] = accuracy(model, held_out[: self.sample])

@@ -35,7 +35,7 @@ def offline_part() -> None:
 **The task:** the remainder of an {n}-digit number divided by {divisor}, as in long division.
 **The two students:** two small GPT-2 models of the same shape ({layers} layers × {heads} heads × {dims} dims,
 {parameters:,} parameters each), trained here from the same random weights on the same problems in the same order,
-for the same number of steps.
+each on as many tokens.
 - **direct answer** learns to write the remainder at once: `{direct}`
 - **steps first** learns to write long division's running remainders first (of {first}, {two}, {three}, … divided
   by {divisor}), then the answer: `{steps}`
@@ -56,22 +56,29 @@ Both read the number and `=`, and write the rest one character (one token) at a 
               source=" · ".join(cot.MODEL_NAMES.values()))
         st.caption(_("Chance, guessing a remainder from 0 to {top}: one time in {divisor} ({chance:.0%}).").format(
             top=cot.DIVISOR - 1, divisor=cot.DIVISOR, chance=1 / cot.DIVISOR))
+        for style in cot.STYLES:
+            written = results["models"][style]["answers_written"]  # {answer: how many held-out problems got it}
+            if len(written) == 1:
+                st.caption(_("**{model}** writes {answer} for every held-out problem: it has learnt what an answer "
+                             "looks like, not how to find it. Its score is the share of problems whose remainder "
+                             "happens to be {answer}.").format(model=_(cot.STYLE_NAMES[style]), answer=next(iter(written))))
     with numbers_box:
         direct, steps = (results["models"][style] for style in cot.STYLES)
         st.markdown(_(
             """
-**What was equal:** {steps:,} training steps of {batch} problems each ({examples:,} problems seen by each model), the
-architecture, the starting weights, the learning rate and the seed.
+**What was equal:** the tokens each model trained on ({tokens:,}), and so, to about 1%, the training computation; the
+architecture, the starting weights, the learning rate, the seed, and the problems drawn, {batch} at each step.
 
-**What was not:** the steps model reads and writes longer examples, so it saw more tokens:
-{direct_tokens:,} (direct) against {steps_tokens:,} (steps first), counted without padding. It also does more
-computation per problem when it answers: one pass through the model per token it writes.
+**What was not:** a direct example is shorter, so the direct model took more steps to train on as many tokens:
+{direct_steps:,} against {steps_steps:,}. It saw more problems ({direct_examples:,} against {steps_examples:,}), not
+fewer. When it answers, the steps model does more computation per problem: one pass through the model per token
+it writes.
 
 Training took {direct_seconds:.0f} s and {steps_seconds:.0f} s on one CPU thread. Command: `{command}`
 """
-        ).format(steps=results["recipe"]["steps"], batch=results["recipe"]["batch_size"],
-                 examples=results["recipe"]["steps"] * results["recipe"]["batch_size"],
-                 direct_tokens=direct["tokens_seen"], steps_tokens=steps["tokens_seen"],
+        ).format(tokens=steps["tokens_seen"], batch=results["recipe"]["batch_size"],
+                 direct_steps=direct["steps"], steps_steps=steps["steps"],
+                 direct_examples=direct["problems_seen"], steps_examples=steps["problems_seen"],
                  direct_seconds=direct["training_seconds"], steps_seconds=steps["training_seconds"],
                  command=results["command"]))
 
@@ -87,10 +94,10 @@ Training took {direct_seconds:.0f} s and {steps_seconds:.0f} s on one CPU thread
     st.caption((_("{number} = {divisor} × {quotient} + {total}. This problem is one of the held-out ones: neither "
                   "model saw it in training.")
                 if held_out else
-                _("{number} = {divisor} × {quotient} + {total}. Training drew {examples:,} random problems out of "
-                  "100 million, so the models have most likely never seen this one either.")).format(
+                _("{number} = {divisor} × {quotient} + {total}. Training drew at most {examples:,} random problems "
+                  "out of 100 million, so the models have most likely never seen this one either.")).format(
         number=problem.number, divisor=cot.DIVISOR, quotient=problem.number // cot.DIVISOR, total=problem.answer,
-        examples=results["recipe"]["steps"] * results["recipe"]["batch_size"]))
+        examples=max(model["problems_seen"] for model in results["models"].values())))
     answers = {style: cached_answer(style, problem.digits) for style in cot.STYLES}
     for style, result in answers.items():
         mark = ":green[:material/check_circle:]" if result.correct else ":red[:material/cancel:]"
@@ -149,12 +156,14 @@ computation (a capital city is recalled, not worked out). And they cost time: he
              / results["models"]["direct"]["tokens_written_per_answer"]))
 
     st.subheader(_("Retrain both, small"))
-    st.markdown(_("Train both models again here, from the same seed, for {steps} steps of {batch} problems each "
-                  "({examples:,} problems, against {full_examples:,} for the models above), then measure them on {n} "
-                  "held-out problems. It takes about a minute on a free CPU thread, longer when the server is busy.").format(
-        steps=cot.ChainOfThoughtRun.recipe.steps, batch=cot.ChainOfThoughtRun.recipe.batch_size,
-        examples=cot.ChainOfThoughtRun.recipe.steps * cot.ChainOfThoughtRun.recipe.batch_size,
-        n=cot.ChainOfThoughtRun.sample, full_examples=results["recipe"]["steps"] * results["recipe"]["batch_size"]))
+    small = cot.ChainOfThoughtRun.recipe
+    st.markdown(_("Train both models again here, from the same seed, on {tokens:,} tokens each ({direct_steps:,} "
+                  "steps of {batch} problems for the direct model, {steps:,} for the steps model; the models above "
+                  "trained on {full_tokens:,}), "
+                  "then measure them on {n} held-out problems. It takes about a minute on a free CPU "
+                  "thread, longer when the server is busy.").format(
+        tokens=small.tokens("steps"), steps=small.steps_for("steps"), direct_steps=small.steps_for("direct"),
+        batch=small.batch_size, full_tokens=results["models"]["steps"]["tokens_seen"], n=cot.ChainOfThoughtRun.sample))
     train_button(_("Retrain both, small"), cot.ChainOfThoughtRun, max_seconds=240)
     job = my_job(cot.ChainOfThoughtRun)
     if job is not None:

@@ -1,12 +1,13 @@
 """Train the two chain-of-thought models on CPU, one thread, with a fixed seed; measure them on held-out problems.
 
-    python scripts/train_chain_of_thought.py             # both models, a few minutes each on one thread
-    python scripts/train_chain_of_thought.py --steps 300  # a quick, weaker rebuild
+    python scripts/train_chain_of_thought.py             # both models, about three minutes in all on one thread
+    python scripts/train_chain_of_thought.py --steps 300  # a quick, weaker rebuild (steps of the longer examples)
 
 Writes models/tiny-cot-direct/ and models/tiny-cot-steps/ (GPT2LMHeadModel, fp16 safetensors, a character
-tokenizer that AutoTokenizer reads) and data/chain_of_thought/results.json: each model's held-out accuracy,
-parameters, bytes, training seconds and tokens seen, with the recipe, the seed, the machine and this command.
-The accuracies are measured on the weights as saved (fp16), loaded back the way the app loads them.
+tokenizer that AutoTokenizer reads) and data/chain_of_thought/results.json: each model's held-out accuracy, how
+often it wrote each answer, parameters, bytes, training seconds, steps, problems and tokens seen, with the recipe,
+the seed, the machine and this command. The accuracies are measured on the weights as saved (fp16), loaded back
+the way the app loads them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import platform
 import shlex
 import sys
 import time
+from collections import Counter
 
 import torch
 
@@ -37,9 +39,10 @@ def main() -> None:
     report = {
         "task": f"the remainder of an {cot.DIGITS}-digit number divided by {cot.DIVISOR}",
         "formats": {style: EXAMPLE.prompt + EXAMPLE.target(style) for style in cot.STYLES},
-        "equalised": "architecture, initial weights, training steps, batch size (problems per step), learning "
-                     "schedule, seed and the problems drawn in each batch; not tokens: the steps model's examples "
-                     "are longer",
+        "equalised": "tokens trained on (and so, to about 1%, training computation: 6 × parameters × tokens), "
+                     "architecture, initial weights, batch size (problems per step), learning rate, seed and the "
+                     "problems drawn in each batch; not steps: the direct model's examples are shorter, so it takes "
+                     "more steps, and sees more problems, to train on as many tokens",
         "recipe": vars(recipe),
         "architecture": {"family": "GPT2LMHeadModel", "layers": recipe.layers, "heads": recipe.heads, "dims": recipe.dims,
                          "context": cot.CONTEXT, "vocabulary": len(cot.VOCABULARY)},
@@ -61,15 +64,16 @@ def main() -> None:
         answers = [cot.answer(loaded, problem) for problem in held_out[:3]]
         report["models"][style] = {
             "folder": f"models/{cot.MODEL_NAMES[style]}",
-            "held_out_accuracy": cot.accuracy(loaded, held_out, style),
+            "held_out_accuracy": cot.accuracy(loaded, held_out),
+            "answers_written": dict(Counter(cot.greedy_answers(loaded, held_out)).most_common()),
             "parameters": sum(p.numel() for p in loaded.parameters()),
             "bytes": (folder / "model.safetensors").stat().st_size,
             "training_seconds": round(seconds, 1),
             "steps": steps,
-            "tokens_seen": round(steps * recipe.batch_size * cot.tokens_per_example(style, held_out)),
-            "tokens_seen_how": "problems seen × mean tokens per problem (number, =, what it writes, <eos>) over the "
-                               "held-out problems; padding not counted",
-            "tokens_written_per_answer": cot.tokens_per_example(style, held_out) - len(held_out[0].prompt),
+            "problems_seen": steps * recipe.batch_size,
+            "tokens_seen": steps * recipe.batch_size * cot.example_tokens(style),
+            "tokens_seen_how": "problems seen × tokens per problem (number, =, what it writes, <eos>); no padding",
+            "tokens_written_per_answer": cot.example_tokens(style) - len(held_out[0].prompt),
             "examples": {a.problem.prompt: a.text for a in answers},
         }
         print(style, json.dumps(report["models"][style]), flush=True)

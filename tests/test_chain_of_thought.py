@@ -63,6 +63,18 @@ def test_the_loss_is_only_on_what_the_model_writes():
     assert written == ids[0, prompt: prompt + len(written)].tolist() and written[-1] == 0  # ends with <eos>
 
 
+def test_both_models_train_on_the_same_tokens_from_the_same_problems():
+    recipe = cot.Recipe()
+    assert (cot.example_tokens("direct"), cot.example_tokens("steps")) == (11, 27)  # "35829417=1" and <eos>; …
+    batches = {style: cot.training_batches(set(), style, 64, torch.Generator().manual_seed(0))("train")["input_ids"]
+               for style in cot.STYLES}
+    for style, ids in batches.items():
+        assert ids.shape[1] == cot.example_tokens(style)  # every problem as long as the next: no padding
+    assert torch.equal(batches["direct"][:, : cot.DIGITS], batches["steps"][:, : cot.DIGITS])  # the same problems
+    assert recipe.steps_for("steps") == recipe.steps and recipe.steps_for("direct") == 3682  # 1500 × 27 / 11
+    assert abs(recipe.tokens("direct") - recipe.tokens("steps")) <= recipe.batch_size * cot.example_tokens("direct")
+
+
 def test_the_saved_tokenizer_reads_one_character_per_token():
     tokenizer = AutoTokenizer.from_pretrained(EMBEDDED_DIR / cot.MODEL_NAMES["steps"], local_files_only=True)
     text = EXAMPLE.prompt + EXAMPLE.target("steps")
@@ -116,7 +128,7 @@ def test_the_attention_equals_one_forward_pass_over_the_whole_text(trained):
 @pytest.mark.parametrize("style", cot.STYLES)
 def test_the_accuracy_shown_equals_greedy_generate_one_problem_at_a_time(trained, held_out, style):
     shown = cot.load_results()["models"][style]["held_out_accuracy"]
-    assert cot.accuracy(trained[style], held_out, style) == shown  # the whole held-out set, in batches
+    assert cot.accuracy(trained[style], held_out) == shown  # the whole held-out set, in batches
     sample = held_out[:30]
     one_at_a_time = []
     for problem in sample:
@@ -125,7 +137,7 @@ def test_the_accuracy_shown_equals_greedy_generate_one_problem_at_a_time(trained
                                       pad_token_id=0, eos_token_id=0)[0, prompt.shape[1]:].tolist()
         text = "".join(cot.VOCABULARY[i] for i in out).split(cot.EOS)[0]
         one_at_a_time.append(text.rsplit("=", 1)[-1] == str(problem.answer))
-    assert cot.accuracy(trained[style], sample, style, batch_size=64) == np.mean(one_at_a_time)
+    assert cot.accuracy(trained[style], sample, batch_size=64) == np.mean(one_at_a_time)
 
 
 def test_the_results_say_what_was_equal_and_how_they_were_made():
@@ -133,8 +145,11 @@ def test_the_results_say_what_was_equal_and_how_they_were_made():
     assert results["command"].startswith("python scripts/train_chain_of_thought.py")
     assert results["held_out_problems"] == cot.HELD_OUT
     direct, steps = (results["models"][s] for s in cot.STYLES)
-    assert direct["steps"] == steps["steps"] == results["recipe"]["steps"]
-    assert steps["tokens_seen"] > direct["tokens_seen"]
+    recipe = cot.Recipe(**results["recipe"])
+    assert steps["steps"] == recipe.steps < direct["steps"] == recipe.steps_for("direct")  # shorter examples, more steps
+    for model in (direct, steps):
+        assert model["problems_seen"] == model["steps"] * recipe.batch_size
+    assert abs(direct["tokens_seen"] - steps["tokens_seen"]) <= recipe.batch_size * cot.example_tokens("direct")
     for style in cot.STYLES:
         folder = EMBEDDED_DIR / cot.MODEL_NAMES[style]
         assert (folder / "model.safetensors").stat().st_size == results["models"][style]["bytes"] < 2_000_000
@@ -159,8 +174,11 @@ def test_the_small_live_run_trains_both_on_the_same_seed_the_same_way():
     for run in runs:
         job = FakeJob()
         run.execute(job)
-        assert job.steps == [1, 2, 3, 4, 5, 6] and set(run.accuracies) == set(cot.STYLES)
-        assert run.progress(0) == 0 and 0 < run.progress(3) < 0.5 < run.progress(4) and run.progress(6) == 1
+        direct, steps = recipe.steps_for("direct"), recipe.steps_for("steps")
+        assert (direct, steps) == (7, 3)  # 3 steps × 27 tokens ≈ 7 steps × 11 tokens
+        assert job.steps == list(range(1, direct + steps + 1)) and set(run.accuracies) == set(cot.STYLES)
+        assert run.progress(0) == 0 and run.progress(direct) == 0.5 and run.progress(direct + steps) == 1
+        assert 0 < run.progress(1) < run.progress(direct - 1) < 0.5 < run.progress(direct + 1) < 1
     for style in cot.STYLES:
         for a, b in zip(runs[0].models[style].parameters(), runs[1].models[style].parameters()):
             assert torch.equal(a, b)

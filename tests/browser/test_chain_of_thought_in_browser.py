@@ -24,6 +24,10 @@ def test_both_models_answer_a_number_and_a_bad_one_gets_a_message(page, screensh
     wait_until_idle(page)
     main_text_contains(page, "Right on 1,000 held-out problems")
     main_text_contains(page, results["command"])
+    main_text_contains(page, f"{results['models']['steps']['tokens_seen']:,}")  # the token budget
+    for model in results["models"].values():
+        if len(model["answers_written"]) == 1:  # a model that learnt one answer is named as such
+            main_text_contains(page, f"writes {next(iter(model['answers_written']))} for every held-out problem")
     assert wait_for_charts(page) >= 4  # accuracies, two models' tokens, the attention
     screenshot(page, screenshots / "chain_of_thought_top.png")
     page.locator(NUMBER_BOX).fill("12<b>4")
