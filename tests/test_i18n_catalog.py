@@ -91,32 +91,47 @@ def test_translations_keep_placeholders_and_markup(code):
             assert sorted(WEB_SYNTAX.findall(translated)) == sorted(WEB_SYNTAX.findall(originals[0])), translated
 
 
-def bold_left_as_text(markdown: str) -> list[str]:
-    """The runs of text in which CommonMark, the Markdown that Streamlit renders, leaves a ``**`` as two stars.
+def stars_left_as_text(markdown: str) -> list[str]:
+    """The runs of text in which CommonMark, the Markdown that Streamlit renders, leaves a ``**`` or ``*`` as stars.
 
     A ``**`` closes only when it is not both after punctuation and before a letter: ``**任务：**求`` stays as text,
     ``**任务**：求`` is bold. Each placeholder is read as the word it becomes.
     """
     blocks = MarkdownIt("commonmark").parse(PLACEHOLDER.sub("x", markdown))
     return [child.content for block in blocks for child in block.children or []
-            if child.type == "text" and "**" in child.content]
+            if child.type == "text" and "*" in child.content]
 
 
-def test_bold_left_as_text_is_found():
-    assert bold_left_as_text("**任务：**求一个 {n} 位数") and bold_left_as_text("**a.**{n}")
-    assert not bold_left_as_text("**任务**：求一个 {n} 位数") and not bold_left_as_text("**Why.** It is {n}.")
+def test_stars_left_as_text_is_found():
+    assert stars_left_as_text("**任务：**求一个 {n} 位数") and stars_left_as_text("**a.**{n}") and stars_left_as_text("*「x」*y")
+    assert not stars_left_as_text("**任务**：求一个 {n} 位数") and not stars_left_as_text("**Why.** It is {n}.")
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
-def test_bold_text_renders_bold_in_every_language(code):
+def test_bold_and_italic_text_render_in_every_language(code):
     """Chinese punctuation inside a bold span, before a character, leaves the stars on screen: move it out."""
     left = {}
     for message in read_catalog(code):
         for text in ([message.id] if isinstance(message.id, str) else list(message.id)) + (
                 [message.string] if isinstance(message.string, str) else list(message.string)):
-            if text and bold_left_as_text(text):
-                left[text[:60]] = bold_left_as_text(text)
+            if text and stars_left_as_text(text):
+                left[text[:60]] = stars_left_as_text(text)
     assert not left, left
+
+
+CHINESE = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef“”‘’…—]"
+LINE_BREAK_IN_CHINESE = re.compile(rf"(?<={CHINESE})\n(?={CHINESE}|\*\*|\{{)")
+
+
+def test_chinese_paragraphs_have_no_line_break_between_characters():
+    """Markdown shows a line break inside a paragraph as a space: between two Chinese characters, a gap no one
+    wrote. Code blocks keep their lines."""
+    broken = []
+    for message in read_catalog("zh"):
+        for text in [message.string] if isinstance(message.string, str) else list(message.string):
+            inline = [block.content for block in MarkdownIt("commonmark").parse(text or "") if block.type == "inline"]
+            broken += [text[:60] for paragraph in inline if LINE_BREAK_IN_CHINESE.search(paragraph)]
+    assert not broken, broken
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
