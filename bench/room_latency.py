@@ -4,7 +4,8 @@
 
 One headless Chromium, a context per person, against `streamlit run serve.py` pinned to core 0 (the students'
 tabs, on their own laptops in a class, run on the other core). The teacher opens a room on the Class room page;
-STUDENTS join by its link. Then the teacher makes CHANGES changes in turn: a new text (typed in the sidebar) and
+STUDENTS join by its link. Once the load on the browsers' core has stopped falling (every tab has loaded the app;
+the tabs' polls of the room remain), the teacher makes CHANGES changes in turn: a new text (typed in the sidebar) and
 a new lesson stop (the Next button). Two latencies, each as p50, p95 and the slowest over every student and change:
 
 - sent by the server: from the teacher's change reaching the room to each student's run showing it having
@@ -80,7 +81,38 @@ def room_bytes() -> int:
 
 
 FOLLOW_TIMEOUT = 60_000  # ms: a student not there by then is counted as stalled
-SETTLE_SECONDS = 15  # after the class joined, before the teacher's first change: twenty tabs finish loading the app
+WINDOW_SECONDS = 5  # the browsers' core is measured in windows of this many seconds
+SATURATED = 0.9  # a core busier than this is still loading tabs
+STEADY = 0.05  # the class has settled when two windows in a row differ by less than this (the tabs' polls remain)
+SETTLE_TIMEOUT = 300  # seconds
+
+
+def busy_share(cores: set[int], seconds: float) -> float:
+    """How busy ``cores`` were over the next ``seconds``, from 0 to 1 (from /proc/stat)."""
+    def ticks() -> tuple[int, int]:
+        busy = total = 0
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *values = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                numbers = [int(v) for v in values[:8]]
+                total += sum(numbers)
+                busy += sum(numbers) - numbers[3] - numbers[4]  # all but idle and iowait
+        return busy, total
+    busy_before, total_before = ticks()
+    time.sleep(seconds)
+    busy_after, total_after = ticks()
+    return (busy_after - busy_before) / max(total_after - total_before, 1)
+
+
+def wait_until_settled(cores: set[int]) -> tuple[float, list[float]]:
+    """Block until the load on ``cores`` has stopped falling and is below saturation: every tab has loaded the app,
+    and what is left is the tabs' room polls. Return the seconds it took and each window's busy share."""
+    started, shares = time.time(), []
+    while time.time() - started < SETTLE_TIMEOUT:
+        shares.append(round(busy_share(cores, WINDOW_SECONDS), 2))
+        if len(shares) >= 3 and max(shares[-2:]) < SATURATED and abs(shares[-1] - shares[-2]) < STEADY:
+            break
+    return time.time() - started, shares
 
 
 def percentiles(seconds: list[float]) -> dict:
@@ -159,7 +191,10 @@ async def run(url: str, pid: int, students_count: int, changes: int) -> dict:
         await asyncio.gather(*(student.goto(f"{url}/?room={code}", timeout=RUN_TIMEOUT) for student in students))
         await asyncio.gather(*(follow_time(student, joined, STOPS[0]) for student in students))
         join_seconds = time.time() - joined
-        await asyncio.sleep(SETTLE_SECONDS)
+        # the stop's title is on every screen, but twenty tabs on one core are still loading the app's code
+        settle_seconds, busy_shares = await asyncio.to_thread(wait_until_settled, os.sched_getaffinity(0))
+        print(f"settled after {settle_seconds:.0f} s; the browsers' core busy in each {WINDOW_SECONDS} s:", busy_shares,
+              flush=True)
 
         seconds: dict[str, list[float]] = {"text": [], "stop": []}
         stalled = 0
@@ -189,6 +224,8 @@ async def run(url: str, pid: int, students_count: int, changes: int) -> dict:
         "students": students_count,
         "changes": changes,
         "seconds_for_all_students_to_join": round(join_seconds, 1),
+        "seconds_until_the_browsers_settled": round(settle_seconds, 1),  # before the teacher's first change
+        "browser_core_busy_share_while_settling": busy_shares,  # per WINDOW_SECONDS window
         "on_the_students_screens_seconds": {  # every student tab on the browser core(s), as in no class
             **percentiles(seconds["text"] + seconds["stop"]),
             "stalled": stalled,  # student-changes not followed within FOLLOW_TIMEOUT
