@@ -66,7 +66,7 @@ Both read the number and `=`, and write the rest one character (one token) at a 
         direct, steps = (results["models"][style] for style in cot.STYLES)
         st.markdown(_(
             """
-**What was equal:** the tokens each model trained on ({tokens:,}), and so, to about 1%, the training computation; the
+**What was equal:** the tokens each model trained on ({tokens:,}), and so about the same training computation; the
 architecture, the starting weights, the learning rate, the seed, and the problems drawn, {batch} at each step.
 
 **What was not:** a direct example is shorter, so the direct model took more steps to train on as many tokens:

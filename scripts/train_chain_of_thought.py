@@ -39,7 +39,7 @@ def main() -> None:
     report = {
         "task": f"the remainder of an {cot.DIGITS}-digit number divided by {cot.DIVISOR}",
         "formats": {style: EXAMPLE.prompt + EXAMPLE.target(style) for style in cot.STYLES},
-        "equalised": "tokens trained on (and so, to about 1%, training computation: 6 × parameters × tokens), "
+        "equalised": "tokens trained on (and so about the same training computation, about 6 × parameters × tokens), "
                      "architecture, initial weights, batch size (problems per step), learning rate, seed and the "
                      "problems drawn in each batch; not steps: the direct model's examples are shorter, so it takes "
                      "more steps, and sees more problems, to train on as many tokens",
