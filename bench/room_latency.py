@@ -36,7 +36,7 @@ from playwright.async_api import async_playwright
 from explainer.lessons import LESSONS
 from explainer.rooms import MAX_GUESS_CHARACTERS, MAX_STUDENTS, MAX_TEXT_CHARACTERS, TRACE_VARIABLE, RoomBoard, Scene
 from tools.bench_results import save
-from tools.browser_driver import APP_IDLE, CHROMIUM, CHROMIUM_ARGS, RUN_TIMEOUT, TEXTAREA, rss_mb, streamlit_server
+from tools.browser_driver import APP_IDLE, CHROMIUM, CHROMIUM_ARGS, PROJECTOR, RUN_TIMEOUT, TEXTAREA, rss_mb, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = 20
@@ -170,7 +170,7 @@ async def go(tab, path: str) -> None:
 async def run(url: str, pid: int, students_count: int, changes: int) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        teacher = await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+        teacher = await (await browser.new_context(viewport=PROJECTOR)).new_page()
         await teacher.goto(f"{url}/room", timeout=RUN_TIMEOUT)
         await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
         await teacher.get_by_role("button", name="Open a room").click()
@@ -183,7 +183,7 @@ async def run(url: str, pid: int, students_count: int, changes: int) -> dict:
         await teacher.wait_for_function(STEP_SHOWN, arg="1", timeout=RUN_TIMEOUT)
         await teacher.wait_for_selector(APP_IDLE, timeout=RUN_TIMEOUT)
 
-        students = [await (await browser.new_context(viewport={"width": 1280, "height": 720})).new_page()
+        students = [await (await browser.new_context(viewport=PROJECTOR)).new_page()
                     for _ in range(students_count)]
         for student in students:
             await student.add_init_script(NOTE_WHAT_IS_SHOWN)

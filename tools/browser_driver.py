@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers "ok"
 VIEWPORT = {"width": 1400, "height": 1000}
+PROJECTOR = {"width": 1280, "height": 720}  # a classroom projector
 RUN_TIMEOUT = 90_000  # ms: generous, for a CPU shared with other work
 TEXTAREA = ".st-key-prompt textarea"  # the sidebar's text, in any language
 APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -129,6 +130,13 @@ def main_text_contains(page, text: str, timeout: float = RUN_TIMEOUT) -> None:
         arg=text,
         timeout=timeout,
     )
+
+
+def open_on_projector(page, path: str) -> None:
+    """Open ``path`` at a projector's 1280×720 and wait until its run has finished."""
+    page.set_viewport_size(PROJECTOR)
+    page.goto(path, timeout=RUN_TIMEOUT)
+    wait_until_idle(page)
 
 
 def wait_for_charts(page, timeout: float = RUN_TIMEOUT, more_than: int = 0) -> int:

@@ -9,19 +9,16 @@ from __future__ import annotations
 import pytest
 
 from explainer import chain_of_thought as cot
-from tools.browser_driver import RUN_TIMEOUT, main_text_contains, screenshot, wait_for_charts, wait_until_idle
+from tools.browser_driver import RUN_TIMEOUT, main_text_contains, open_on_projector, screenshot, wait_for_charts, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
-PROJECTOR = {"width": 1280, "height": 720}
 NUMBER_BOX = ".st-key-cot_problem input"
 
 
 def test_both_models_answer_a_number_and_a_bad_one_gets_a_message(page, screenshots):
     results = cot.load_results()
-    page.set_viewport_size(PROJECTOR)
-    page.goto("/chain_of_thought?lang=en", timeout=RUN_TIMEOUT)
-    wait_until_idle(page)
+    open_on_projector(page, "/chain_of_thought?lang=en")
     main_text_contains(page, "Right on 1,000 held-out problems")
     main_text_contains(page, results["command"])
     main_text_contains(page, f"{results['models']['steps']['tokens_seen']:,}")  # the token budget

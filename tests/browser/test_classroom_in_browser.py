@@ -7,9 +7,8 @@ import re
 import time
 
 from explainer.lessons import LESSONS
-from tools.browser_driver import APP_IDLE, RUN_TIMEOUT, VIEWPORT, commit_prompt, screenshot, wait_for_charts
+from tools.browser_driver import APP_IDLE, PROJECTOR, RUN_TIMEOUT, VIEWPORT, commit_prompt, screenshot, wait_for_charts
 
-PROJECTOR = {"width": 1280, "height": 720}
 CLASS_CHART_HAS = "w => [...document.querySelectorAll('.js-plotly-plot')].at(-1)?.textContent.includes(w)"
 FOLLOW_TIMEOUT = 15_000  # ms: the class follows within about two seconds; generous for a shared CPU
 

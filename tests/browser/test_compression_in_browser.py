@@ -11,11 +11,18 @@ import re
 
 import pytest
 
-from tools.browser_driver import RUN_TIMEOUT, commit_prompt, screenshot, wait_for_charts, wait_for_rerun, wait_until_idle
+from tools.browser_driver import (
+    PROJECTOR,
+    RUN_TIMEOUT,
+    commit_prompt,
+    screenshot,
+    wait_for_charts,
+    wait_for_rerun,
+    wait_until_idle,
+)
 
 pytestmark = pytest.mark.browser
 
-SIZE = {"width": 1280, "height": 720}  # a classroom projector
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)> javascript:alert(3)"
 SLOW_TIMEOUT = 300_000  # ms: the head removal and the KV-cache timing, on a CPU shared with other work
 TRAINING_TIMEOUT = 400_000  # ms: two students of 60 steps on a CPU shared with other work
@@ -23,7 +30,7 @@ TRAINING_TIMEOUT = 400_000  # ms: two students of 60 steps on a CPU shared with 
 
 @pytest.fixture
 def small_page(browser, app_url):
-    context = browser.new_context(viewport=SIZE, base_url=app_url)
+    context = browser.new_context(viewport=PROJECTOR, base_url=app_url)
     context.set_default_timeout(RUN_TIMEOUT)
     tab = context.new_page()
     dialogs: list[str] = []

@@ -9,18 +9,22 @@ from __future__ import annotations
 import pytest
 
 from explainer.guessing import PASSAGES
-from tools.browser_driver import APP_IDLE, RUN_TIMEOUT, main_text_contains, screenshot, wait_for_charts, wait_until_idle
+from tools.browser_driver import (
+    APP_IDLE,
+    RUN_TIMEOUT,
+    main_text_contains,
+    open_on_projector,
+    screenshot,
+    wait_for_charts,
+)
 
 pytestmark = pytest.mark.browser
 
-PROJECTOR = {"width": 1280, "height": 720}
 GUESS_BOX = ".st-key-guess_game_input input"
 
 
 def test_two_rounds_at_a_projectors_size(page, screenshots):
-    page.set_viewport_size(PROJECTOR)
-    page.goto("/guess_game?lang=en", timeout=RUN_TIMEOUT)
-    wait_until_idle(page)
+    open_on_projector(page, "/guess_game?lang=en")
     main_text_contains(page, "Round 1 of 10")
     for number, guess in ((1, PASSAGES[0].rounds[0].answer), (2, "town")):
         page.locator(GUESS_BOX).fill(guess)

@@ -21,6 +21,7 @@ import pytest
 
 from tools.browser_driver import (
     PLOT,
+    PROJECTOR,
     RUN_TIMEOUT,
     TEXTAREA,
     VIEWPORT,
@@ -325,7 +326,6 @@ def test_two_sessions_at_once_never_see_each_others_prompt(browser, app_url):
             context.close()
 
 
-PROJECTOR = {"width": 1280, "height": 720}
 CHINESE_PROMPT = "猫坐在垫子上，"
 CHINESE_PAGES = PAGES + [AppPage("pretraining", "/pretraining", has_charts=False),
                          AppPage("scaling_law", "/scaling_law"), AppPage("fine_tuning", "/fine_tuning", has_charts=False),

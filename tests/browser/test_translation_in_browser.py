@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from tools.browser_driver import RUN_TIMEOUT, main_text_contains, screenshot, wait_for_charts, wait_until_idle
+from tools.browser_driver import main_text_contains, open_on_projector, screenshot, wait_for_charts, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
-PROJECTOR = {"width": 1280, "height": 720}
 SOURCE_BOX = ".st-key-translation_source input"
 
 
 def test_a_number_is_translated_with_its_attention(page, screenshots):
-    page.set_viewport_size(PROJECTOR)
-    page.goto("/translation?lang=en", timeout=RUN_TIMEOUT)
-    wait_until_idle(page)
+    open_on_projector(page, "/translation?lang=en")
     main_text_contains(page, "三万零五百一十二")
     page.locator(SOURCE_BOX).fill("20400")
     page.locator(SOURCE_BOX).press("Enter")
@@ -34,9 +31,7 @@ def test_a_number_is_translated_with_its_attention(page, screenshots):
 
 
 def test_the_page_in_chinese(page, screenshots):
-    page.set_viewport_size(PROJECTOR)
-    page.goto("/translation?lang=zh", timeout=RUN_TIMEOUT)
-    wait_until_idle(page)
+    open_on_projector(page, "/translation?lang=zh")
     main_text_contains(page, "三万零五百一十二")
     wait_for_charts(page)
     screenshot(page, screenshots / "translation_zh.png")
