@@ -32,6 +32,7 @@ from explainer.i18n import N_, _
 
 TO_CHINESE, TO_ARABIC = "<2zh>", "<2ar>"  # the direction tags the source starts with
 DIRECTIONS = {TO_CHINESE: N_("Arabic numerals → Chinese numerals"), TO_ARABIC: N_("Chinese numerals → Arabic numerals")}
+RESULT_KEYS = {TO_CHINESE: "to_chinese", TO_ARABIC: "to_arabic"}  # each direction's figures in the results JSON
 DIGITS = "0123456789"
 CHINESE_NUMERALS = "零一二三四五六七八九十百千万亿"
 PAD, END, UNKNOWN = "<pad>", "</s>", "<unk>"

@@ -171,8 +171,8 @@ st.caption(_("Left, the encoder: every source token may look at every other, bef
 st.subheader(_("How well does it translate numbers it never saw?"))
 results = json.loads(RESULTS.read_text())
 rows = []
-for key in ("to_chinese", "to_arabic"):
-    direction_name = _(translation.DIRECTIONS[translation.TO_CHINESE if key == "to_chinese" else translation.TO_ARABIC])
+for direction_tag, key in translation.RESULT_KEYS.items():
+    direction_name = _(translation.DIRECTIONS[direction_tag])
     for way in ("greedy", "beam"):
         figures = results[key][way]
         rows.append({"direction": direction_name, "decoding": _(DECODINGS[way]).format(beams=results["beams"]),

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from explainer.architectures import architecture_of  # noqa: E402
-from explainer.translation import BEAMS, TO_ARABIC, TO_CHINESE, build_tokenizer, held_out_score, pair, split_numbers  # noqa: E402
+from explainer.translation import BEAMS, RESULT_KEYS, TO_ARABIC, TO_CHINESE, build_tokenizer, held_out_score, pair, split_numbers  # noqa: E402
 
 OUT = ROOT / "models" / "tiny-translate-numbers"
 RESULTS = ROOT / "data" / "translation" / "results.json"
@@ -93,7 +93,7 @@ def main() -> None:
     model.eval()
 
     results = {"held_out_numbers": len(held_out_numbers), "bleu_tokenization": "char", "beams": BEAMS}
-    for direction, name in ((TO_CHINESE, "to_chinese"), (TO_ARABIC, "to_arabic")):
+    for direction, name in RESULT_KEYS.items():
         pairs = [pair(n, direction) for n in held_out_numbers]
         greedy, beam = held_out_score(model, tokenizer, pairs), held_out_score(model, tokenizer, pairs, BEAMS)
         results[name] = {"held_out_size": len(pairs),

@@ -261,7 +261,7 @@ def test_every_held_out_figure_shown_equals_one_at_a_time_decoding(shipped):
     """The committed BLEU and exact match, greedy and beam, both directions, from decoding each number alone."""
     model, tokenizer = shipped
     results = json.loads(RESULTS.read_text())
-    for key, direction in (("to_chinese", TO_CHINESE), ("to_arabic", TO_ARABIC)):
+    for direction, key in translation.RESULT_KEYS.items():
         pairs = held_out(results, direction)
         for way, beams in (("greedy", 1), ("beam", results["beams"])):
             alone = [translation.decode(model, tokenizer, [source], beams)[0] for source, _target in pairs]
